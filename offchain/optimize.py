@@ -99,6 +99,7 @@ BoundsLike = (
 )
 
 _FEAS_TOL = 1e-9  # slack allowed when checking that bounds / targets are attainable
+_CHUNK = 128  # problems per vectorised IPM pass (keeps the (B, n, n) work arrays in cache)
 
 
 def normalise_objective(name: str) -> str:
@@ -180,12 +181,22 @@ def solve_qp(
     ``tol``. Problems must be feasible and bounded (callers check that first); ``converged`` is False
     where the iteration limit was hit.
     """
-    P = np.asarray(P, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    A = np.asarray(A, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    G = np.asarray(G, dtype=np.float64)
-    h = np.asarray(h, dtype=np.float64)
+    P, q, A, b, G, h = (np.asarray(a, dtype=np.float64) for a in (P, q, A, b, G, h))
+    B = q.shape[0]
+    if B > _CHUNK:  # small batches stay in cache; large ones are solved chunk by chunk
+        parts = [
+            solve_qp(
+                *(np.broadcast_to(a, (B, *a.shape[1:]))[i : i + _CHUNK] for a in (P, q, A, b, G, h)),
+                tol=tol,
+                max_iter=max_iter,
+            )
+            for i in range(0, B, _CHUNK)
+        ]
+        return QPSolution(
+            x=np.concatenate([r.x for r in parts]),
+            converged=np.concatenate([r.converged for r in parts]),
+            iterations=np.concatenate([r.iterations for r in parts]),
+        )
     B, n = q.shape
     p = b.shape[1]
     m = h.shape[1]
@@ -571,32 +582,86 @@ def parse_bounds(text: str, assets: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     return resolve_bounds(spec, assets)
 
 
-def _check_problem(
-    mu: np.ndarray, S: np.ndarray, lo: np.ndarray, hi: np.ndarray, names: Sequence[str], where: str
-) -> str | None:
-    """Return a message if one (reduced) problem is infeasible or degenerate, else None."""
-    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(S))):
-        return f"{where}expected returns or covariance contain NaN/infinity; check the price data"
-    if lo.sum() > 1.0 + _FEAS_TOL:
-        return (
-            f"{where}bounds are infeasible: the lower bounds sum to {lo.sum():.4g} > 1; "
-            f"lower some minimum weights"
+def _check_batch(
+    mu: np.ndarray,
+    S: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    fixed_lo: np.ndarray,
+    obj: str,
+    rf: np.ndarray,
+    target: np.ndarray | None,
+    labels: Sequence[str],
+) -> list[str | None]:
+    """Vectorised feasibility/degeneracy checks for a group of reduced problems (same free assets).
+
+    Returns one entry per problem: ``None`` if it can be solved, else a message saying what is wrong
+    and what to do. ``labels`` prefix each message (e.g. ``"problem 7: "``; empty for single solves).
+    """
+    Bg, k = mu.shape
+    msgs: list[str | None] = [None] * Bg
+
+    def flag(mask: np.ndarray, make: Any) -> None:
+        for j in np.flatnonzero(mask):
+            if msgs[j] is None:
+                msgs[j] = labels[j] + make(j)
+
+    finite = np.all(np.isfinite(mu), axis=1) & np.all(np.isfinite(S), axis=(1, 2))
+    flag(~finite, lambda j: "expected returns or covariance contain NaN/infinity; check the price data")
+    if fixed_lo.size:
+        flag(
+            np.any(fixed_lo > 0, axis=1),
+            lambda j: "an excluded asset has a positive lower bound; drop its minimum weight",
         )
-    if hi.sum() < 1.0 - _FEAS_TOL:
-        return (
-            f"{where}bounds are infeasible: the upper bounds of the allowed assets sum to "
-            f"{hi.sum():.4g} < 1; raise some maximum weights or exclude fewer assets"
-        )
-    if not np.allclose(S, S.T, rtol=1e-8, atol=1e-12):
-        return f"{where}covariance matrix is not symmetric; check the estimator output"
-    eig = np.linalg.eigvalsh(S)
-    if eig[-1] <= 0 or eig[0] <= 1e-10 * eig[-1]:
-        return (
-            f"{where}covariance matrix of the {len(names)} allowed assets is singular or not positive "
-            f"definite (eigenvalues {eig[0]:.3g} .. {eig[-1]:.3g}): a duplicated or constant asset, or "
-            f"fewer observations than assets; use --cov ledoit-wolf, a longer history, or drop assets"
-        )
-    return None
+    lo_sum, hi_sum = lo.sum(axis=1), hi.sum(axis=1)
+    flag(
+        lo_sum > 1.0 + _FEAS_TOL,
+        lambda j: (
+            f"bounds are infeasible: the lower bounds sum to {lo_sum[j]:.4g} > 1; lower some minimum weights"
+        ),
+    )
+    flag(
+        hi_sum < 1.0 - _FEAS_TOL,
+        lambda j: (
+            f"bounds are infeasible: the upper bounds of the allowed assets sum to {hi_sum[j]:.4g} < 1; "
+            f"raise some maximum weights or exclude fewer assets"
+        ),
+    )
+    Sf = np.where(finite[:, None, None], S, np.eye(k))
+    asym = np.abs(Sf - Sf.transpose(0, 2, 1)).max(axis=(1, 2)) > 1e-8 * np.abs(Sf).max(axis=(1, 2)) + 1e-12
+    flag(asym, lambda j: "covariance matrix is not symmetric; check the estimator output")
+    eig = np.linalg.eigvalsh(0.5 * (Sf + Sf.transpose(0, 2, 1)))
+    singular = (eig[:, -1] <= 0) | (eig[:, 0] <= 1e-10 * eig[:, -1])
+    flag(
+        singular,
+        lambda j: (
+            f"covariance matrix of the {k} allowed assets is singular or not positive definite "
+            f"(eigenvalues {eig[j, 0]:.3g} .. {eig[j, -1]:.3g}): a duplicated or constant asset, or fewer "
+            f"observations than assets; use --cov ledoit-wolf, a longer history, or drop assets"
+        ),
+    )
+    if obj in ("max-sharpe", "target-return"):
+        mu_f = np.where(finite[:, None], mu, 0.0)
+        lo_c = np.where((lo_sum <= 1.0 + _FEAS_TOL)[:, None], lo, 0.0)
+        top = np.einsum("bi,bi->b", mu_f, _max_return(mu_f, lo_c, hi))
+        if obj == "max-sharpe":
+            flag(
+                top - rf <= 1e-12,
+                lambda j: (
+                    f"no allowed portfolio has an expected return above the risk-free rate {rf[j]:.4g} "
+                    f"(best achievable {top[j]:.4g}); max-sharpe is undefined. Lower the risk-free rate "
+                    f"or use min-variance"
+                ),
+            )
+        elif target is not None:
+            flag(
+                target > top + _FEAS_TOL,
+                lambda j: (
+                    f"target return {target[j]:.4g} is above the highest achievable expected return "
+                    f"{top[j]:.4g} under these bounds; lower the target"
+                ),
+            )
+    return msgs
 
 
 def _free_groups(hi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -704,37 +769,24 @@ def optimize_batch(
                     "every asset is excluded or has an upper bound of 0; allow at least one asset"
                 )
             continue
-        fnames = [nm for nm, f in zip(names, free, strict=True) if f]
         m_, S_ = mu[np.ix_(idx, free)], cov[np.ix_(idx, free, free)]
         lo_, hi_ = lo[np.ix_(idx, free)], hi[np.ix_(idx, free)]
-        # assets outside the group's free set must have lo == 0
-        fixed_lo = lo[np.ix_(idx, ~free)]
-        good = []
-        for j, i in enumerate(idx):
-            where = f"problem {i}: " if B > 1 else ""
-            msg = None
-            if fixed_lo.size and np.any(fixed_lo[j] > 0):
-                msg = f"{where}an excluded asset has a positive lower bound; drop its minimum weight"
-            msg = msg or _check_problem(m_[j], S_[j], lo_[j], hi_[j], fnames, where)
-            if msg is None and obj == "max-sharpe":
-                best = float(m_[j] @ _max_return(m_[j][None] - rf[i], lo_[j][None], hi_[j][None])[0]) - rf[i]
-                if best <= 1e-12:
-                    msg = (
-                        f"{where}no allowed portfolio has an expected return above the risk-free rate "
-                        f"{rf[i]:.4g} (best achievable {best + rf[i]:.4g}); max-sharpe is undefined. Lower "
-                        f"--risk-free or use min-variance"
-                    )
-            if msg is None and obj == "target-return":
-                top = float(m_[j] @ _max_return(m_[j][None], lo_[j][None], hi_[j][None])[0])
-                if target[i] > top + _FEAS_TOL:
-                    msg = (
-                        f"{where}target return {target[i]:.4g} is above the highest achievable expected "
-                        f"return {top:.4g} under these bounds; lower the target"
-                    )
-            if msg is None:
-                good.append(j)
-            else:
-                errors[int(i)] = msg
+        labels = [f"problem {i}: " if B > 1 else "" for i in idx]
+        msgs = _check_batch(
+            m_,
+            S_,
+            lo_,
+            hi_,
+            lo[np.ix_(idx, ~free)],
+            obj,
+            rf[idx],
+            None if target is None else target[idx],
+            labels,
+        )
+        good = [j for j, msg in enumerate(msgs) if msg is None]
+        for j, msg in enumerate(msgs):
+            if msg is not None:
+                errors[int(idx[j])] = msg
         if not good:
             continue
         g = np.asarray(good)
