@@ -340,6 +340,20 @@ def _max_return(mu: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return w
 
 
+def _snap(w: np.ndarray, lo: np.ndarray, hi: np.ndarray, eps: float = 1e-9) -> np.ndarray:
+    """Put weights within ``eps`` of a bound exactly on it (solver fuzz), then restore ``sum == 1`` by
+    rescaling the interior weights only, so bound-pinned weights stay exactly on their bounds."""
+    w = np.clip(w, lo, hi)
+    w = np.where(w - lo < eps, lo, np.where(hi - w < eps, hi, w))
+    interior = (w > lo) & (w < hi)
+    inner = np.where(interior, w, 0.0).sum(axis=1)
+    gap = 1.0 - w.sum(axis=1)
+    fixable = (inner > 0) & (np.abs(gap) < 1e-6)
+    scale = np.where(fixable, 1.0 + gap / np.where(inner > 0, inner, 1.0), 1.0)
+    w = np.where(interior, w * scale[:, None], w)
+    return w / w.sum(axis=1, keepdims=True)
+
+
 def _quad(w: np.ndarray, S: np.ndarray) -> np.ndarray:
     return np.einsum("bi,bij,bj->b", w, S, w)
 
@@ -846,8 +860,7 @@ def optimize_batch(
                 excess = m_ - rf[gi][:, None]
                 d_star = np.einsum("bi,bi->b", excess, w) / _quad(w, S_)
                 w = _utility(excess, S_, lo_, hi_, d_star, w0q, c_, what="max-sharpe (cost-aware)")
-        w = np.clip(w, lo_, hi_)
-        w = w / w.sum(axis=1, keepdims=True)
+        w = _snap(w, lo_, hi_)
         full = np.zeros((len(gi), n))
         full[:, free] = w
         keep = np.all(np.isfinite(w), axis=1)
