@@ -1,0 +1,57 @@
+# ballast: `make demo` runs the product on a local chain; `make test` runs every test.
+# Both install what they need (a .venv with pinned Python deps, Anvil via npm ci).
+SHELL := /bin/bash
+PY_BOOT ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip -q --disable-pip-version-check
+BROWNIE := $(VENV)/bin/brownie
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
+export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
+
+.PHONY: help install demo test test-contracts test-offchain lint bench bench-gas clean
+
+help:
+	@echo "make demo   - deploy the local stack on Anvil and run a rebalance (installs everything)"
+	@echo "make test   - lint + the whole test suite on Anvil (installs everything)"
+	@echo "make bench  - gas benchmark (figures go into README.md)"
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PY_BOOT) -m venv $(VENV)
+	$(PIP) install pip==26.3 setuptools==84.2.1 wheel==0.47.0
+	BROWNIE_NOCOMPILE=1 $(PIP) install -c constraints.txt --no-binary eth-brownie eth-brownie==1.22.2
+	$(PIP) install -c constraints.txt -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	anvil --version | head -n 1
+	touch $@
+
+demo: install
+	$(PY) scripts/demo.py
+
+test: install lint
+	$(BROWNIE) compile
+	$(BROWNIE) test tests/ -p no:cacheprovider
+
+test-contracts: install
+	$(BROWNIE) test tests/unit tests/integration tests/stateful
+
+test-offchain: install
+	$(PY) -m pytest tests/offchain -q
+
+lint: install
+	$(VENV)/bin/ruff check offchain scripts tests bench
+	$(VENV)/bin/ruff format --check offchain scripts tests bench
+
+bench: bench-gas
+
+bench-gas: install
+	$(PY) bench/bench_gas.py
+
+clean:
+	rm -rf build reports .hypothesis

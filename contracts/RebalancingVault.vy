@@ -1,0 +1,1224 @@
+#pragma version 0.4.3
+#pragma optimize gas
+"""
+@title ballast RebalancingVault
+@license MIT
+@notice A basket of 2-8 ERC-20 assets held at target weights. Depositors add assets in kind
+        and receive an ERC-20 share; they redeem pro-rata in kind at any time, even while the
+        vault is paused or its price feeds are stale or dead. Keepers rebalance the basket
+        through a Uniswap-V2-compatible router, but only when the vault's own trigger holds
+        (THRESHOLD: drift >= `drift_threshold_bps`; CALENDAR: `rebalance_period` elapsed and
+        drift >= `min_drift_bps`; never within `cooldown`) and only with trades the vault checks
+        against Chainlink prices.
+        The vault does NOT choose trades, route orders, or value anything off its feeds: the
+        keeper proposes, the vault verifies.
+@dev    Accounting is INTERNAL: `_holdings` tracks what depositors own; the contract never
+        trusts `balanceOf` for accounting. Tokens sent straight to the vault (donations) are
+        ignored by deposits, redeems, weights and triggers. This is the defence against the
+        first-depositor/donation inflation attack (no virtual shares are used) and against a
+        donor forcing a rebalance by skewing weights.
+        Conventions: prices are 1e18 quote units (e.g. USD) per whole token; values are 1e18
+        quote units; weights are WAD fractions internally and bps (10_000 == 100 %) in views
+        and events; all of them round DOWN. Invariants enforced in `rebalance` are listed there.
+        The Python reference model `offchain/model.py` mirrors every formula here exactly.
+@custom:security
+        - Donation/inflation: internal accounting (above); shares round down on deposit,
+          amounts pulled round up, redeemed amounts round down: every rounding favours the vault.
+        - Oracle: answers <= 0, rounds with `updatedAt == 0` or `answeredInRound < roundId`, and
+          answers older than the feed's own `max_age` revert ("vault: bad price",
+          "vault: incomplete round", "vault: stale price"). Redeem needs no oracle.
+        - Sandwiching / hostile keeper: each swap's `min_amount_out` and its measured output must
+          be >= the oracle-implied output less `max_slippage_bps`; the whole rebalance may lose at
+          most `max_slippage_bps` of the value traded; the value traded is capped at
+          `max_trade_bps` of the vault; every touched asset must end no further from target and
+          not past it by more than `tolerance_bps`; drift must strictly fall.
+        - Router: approved for exactly `amount_in` per trade, allowance reset to zero if any is
+          left; outputs are measured by balance difference, never taken from return values.
+        - Non-standard ERC-20s: no-return tokens handled (`default_return_value=True`);
+          fee-on-transfer deposits revert ("vault: transfer amount mismatch").
+        - Reentrancy: one global `@nonreentrant` lock on every state-changing entry point and on
+          the views that read holdings mid-update (read-only reentrancy).
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+
+implements: IERC20
+
+
+# ---- Interfaces (inline: brownie cannot resolve Vyper 0.4 imports) ----
+
+interface IAggregatorV3:
+    def decimals() -> uint8: view
+    def latestRoundData() -> (uint80, int256, uint256, uint256, uint80): view
+
+interface IUniswapV2Router:
+    def swapExactTokensForTokens(
+        amountIn: uint256,
+        amountOutMin: uint256,
+        path: DynArray[address, 2],
+        to: address,
+        deadline: uint256,
+    ) -> DynArray[uint256, 2]: nonpayable
+
+
+# ---- Constants ----
+
+MAX_ASSETS: constant(uint256) = 8
+MAX_TRADES: constant(uint256) = 16
+BPS: constant(uint256) = 10_000  # 100 % in basis points
+WAD: constant(uint256) = 10 ** 18  # 100 % as a WAD fraction; also the quote-unit scale
+BPS_TO_WAD: constant(uint256) = 10 ** 14  # one bps in WAD
+
+REASON_NONE: constant(uint8) = 0
+REASON_THRESHOLD: constant(uint8) = 1
+REASON_CALENDAR: constant(uint8) = 2
+
+FEED_OK: constant(uint256) = 0
+FEED_NON_POSITIVE: constant(uint256) = 1
+FEED_STALE: constant(uint256) = 2
+FEED_INCOMPLETE: constant(uint256) = 3
+
+# Hard bounds on every owner-settable parameter.
+MIN_THRESHOLD_BPS: constant(uint256) = 10
+MAX_THRESHOLD_BPS: constant(uint256) = 5_000
+MIN_PERIOD: constant(uint256) = 86_400  # 1 day, seconds
+MAX_PERIOD: constant(uint256) = 366 * 86_400  # seconds
+MAX_COOLDOWN: constant(uint256) = 30 * 86_400  # seconds
+MIN_SLIPPAGE_BPS: constant(uint256) = 1
+MAX_SLIPPAGE_BPS: constant(uint256) = 1_000
+MIN_TRADE_BPS: constant(uint256) = 100
+MAX_TOLERANCE_BPS: constant(uint256) = 200
+MIN_TARGET_DELAY: constant(uint256) = 3_600  # seconds
+MAX_TARGET_DELAY: constant(uint256) = 30 * 86_400  # seconds
+MIN_MAX_AGE: constant(uint256) = 60  # seconds
+MAX_MAX_AGE: constant(uint256) = 3 * 86_400  # seconds
+
+DEFAULT_MAX_AGE: constant(uint256) = 86_400  # seconds
+
+
+# ---- Immutables: the basket's identity never changes ----
+
+N_ASSETS: immutable(uint256)
+ASSETS: immutable(DynArray[address, MAX_ASSETS])
+FEEDS: immutable(DynArray[address, MAX_ASSETS])
+# 10 ** token decimals, per asset
+UNITS: immutable(DynArray[uint256, MAX_ASSETS])
+# 10 ** (18 - feed decimals), per asset: rescales a feed answer to 1e18
+PRICE_SCALES: immutable(DynArray[uint256, MAX_ASSETS])
+# token and feed decimals, per asset, for `state()`
+DECIMALS: immutable(DynArray[uint256, MAX_ASSETS])
+FEED_DECIMALS: immutable(DynArray[uint256, MAX_ASSETS])
+
+
+# ---- Structs ----
+
+struct Trade:
+    sell: address  # asset the vault sells
+    buy: address  # asset the vault buys
+    amount_in: uint256  # in `sell` token units
+    min_amount_out: uint256  # in `buy` token units
+
+struct VaultState:
+    assets: DynArray[address, MAX_ASSETS]
+    feeds: DynArray[address, MAX_ASSETS]
+    decimals: DynArray[uint256, MAX_ASSETS]  # token decimals
+    feed_decimals: DynArray[uint256, MAX_ASSETS]
+    holdings: DynArray[uint256, MAX_ASSETS]  # token units, internal accounting
+    prices: DynArray[uint256, MAX_ASSETS]  # 1e18 per whole token; 0 if answer <= 0
+    price_updated_at: DynArray[uint256, MAX_ASSETS]  # seconds
+    feed_status: DynArray[uint256, MAX_ASSETS]  # 0 ok, 1 non-positive, 2 stale, 3 incomplete
+    max_ages: DynArray[uint256, MAX_ASSETS]  # seconds
+    target_weights: DynArray[uint256, MAX_ASSETS]  # bps
+    current_weights: DynArray[uint256, MAX_ASSETS]  # bps, rounded down
+    total_value: uint256  # 1e18 quote units
+    drift: uint256  # bps, rounded down
+    needs_rebalance: bool
+    reason: uint8
+    drift_threshold_bps: uint256
+    rebalance_period: uint256
+    min_drift_bps: uint256
+    cooldown: uint256
+    max_slippage_bps: uint256
+    max_trade_bps: uint256
+    tolerance_bps: uint256
+    last_rebalance: uint256
+    paused: bool
+    router: address
+    total_supply: uint256
+    timestamp: uint256
+    pending_weights: DynArray[uint256, MAX_ASSETS]
+    pending_eta: uint256
+
+
+# ---- Storage ----
+
+# ERC-20 share token. Metadata is fixed at deployment.
+name: public(String[64])
+symbol: public(String[32])
+decimals: public(constant(uint8)) = 18
+# Share balances and supply: the claims on `_holdings`.
+balanceOf: public(HashMap[address, uint256])
+allowance: public(HashMap[address, HashMap[address, uint256]])
+totalSupply: public(uint256)
+
+# What depositors own, per asset, in token units. Tracked here rather than read from
+# `balanceOf` so that donations cannot move share prices, weights or triggers.
+_holdings: uint256[MAX_ASSETS]
+# Target weights in bps, summing to exactly 10_000. Changed only through the timelock.
+_targets: uint256[MAX_ASSETS]
+# Per-feed max age in seconds, matched to each feed's heartbeat.
+_max_ages: uint256[MAX_ASSETS]
+
+# Queued target weights and the time they may be applied (0: nothing queued).
+_pending_targets: DynArray[uint256, MAX_ASSETS]
+pending_eta: public(uint256)
+
+# Roles. Owner changes in two steps so a typo cannot brick the vault.
+owner: public(address)
+pending_owner: public(address)
+# Keepers may call `rebalance`; the guardian may only pause.
+is_keeper: public(HashMap[address, bool])
+guardian: public(address)
+# Pause stops deposit and rebalance, never redeem.
+paused: public(bool)
+# Uniswap-V2-compatible router every trade goes through.
+router: public(address)
+
+# Trigger parameters (bps of weight, seconds).
+drift_threshold_bps: public(uint256)
+rebalance_period: public(uint256)
+min_drift_bps: public(uint256)
+cooldown: public(uint256)
+# Trade-checking parameters (bps).
+max_slippage_bps: public(uint256)
+max_trade_bps: public(uint256)
+tolerance_bps: public(uint256)
+# Delay before queued target weights may be applied (seconds).
+target_delay: public(uint256)
+# Time of the last rebalance; the deployment time before the first. Starts calendar and cooldown.
+last_rebalance: public(uint256)
+
+
+# ---- Events ----
+
+event Transfer:
+    sender: indexed(address)
+    receiver: indexed(address)
+    value: uint256
+
+event Approval:
+    owner: indexed(address)
+    spender: indexed(address)
+    value: uint256
+
+event Deposited:
+    sender: indexed(address)
+    receiver: indexed(address)
+    shares: uint256
+    amounts: DynArray[uint256, MAX_ASSETS]
+
+event Redeemed:
+    sender: indexed(address)
+    receiver: indexed(address)
+    owner: indexed(address)
+    shares: uint256
+    amounts: DynArray[uint256, MAX_ASSETS]
+
+event Rebalanced:
+    keeper: indexed(address)
+    reason: uint8
+    drift_before: uint256
+    drift_after: uint256
+    value_before: uint256
+    value_after: uint256
+    weights_before: DynArray[uint256, MAX_ASSETS]
+    weights_after: DynArray[uint256, MAX_ASSETS]
+
+event Swapped:
+    sell: indexed(address)
+    buy: indexed(address)
+    amount_in: uint256
+    amount_out: uint256
+    expected_out: uint256
+
+event TargetWeightsQueued:
+    weights: DynArray[uint256, MAX_ASSETS]
+    eta: uint256
+
+event TargetWeightsApplied:
+    old_weights: DynArray[uint256, MAX_ASSETS]
+    new_weights: DynArray[uint256, MAX_ASSETS]
+
+event TargetWeightsCancelled:
+    weights: DynArray[uint256, MAX_ASSETS]
+
+event ParameterChanged:
+    name: String[32]
+    old_value: uint256
+    new_value: uint256
+
+event FeedMaxAgeChanged:
+    feed: indexed(address)
+    old_value: uint256
+    new_value: uint256
+
+event RouterChanged:
+    old_router: indexed(address)
+    new_router: indexed(address)
+
+event KeeperSet:
+    account: indexed(address)
+    enabled: bool
+
+event GuardianChanged:
+    old_guardian: indexed(address)
+    new_guardian: indexed(address)
+
+event OwnershipTransferStarted:
+    previous_owner: indexed(address)
+    new_owner: indexed(address)
+
+event OwnershipTransferred:
+    previous_owner: indexed(address)
+    new_owner: indexed(address)
+
+event Paused:
+    account: indexed(address)
+
+event Unpaused:
+    account: indexed(address)
+
+
+# ---- Constructor ----
+
+@deploy
+def __init__(
+    name: String[64],
+    symbol: String[32],
+    assets: DynArray[address, MAX_ASSETS],
+    feeds: DynArray[address, MAX_ASSETS],
+    target_weights: DynArray[uint256, MAX_ASSETS],
+    router: address,
+    keeper: address,
+    guardian: address,
+):
+    """
+    @notice Create a vault; the deployer becomes the owner.
+    @param name Share token name.
+    @param symbol Share token symbol.
+    @param assets 2-8 distinct ERC-20 tokens with 0-18 decimals.
+    @param feeds One Chainlink AggregatorV3 feed per asset (quote per token, <= 18 decimals).
+    @param target_weights Target weight per asset in bps, summing to exactly 10_000.
+    @param router Uniswap-V2-compatible router every trade goes through.
+    @param keeper First keeper (empty address: none yet).
+    @param guardian Account that may pause (empty address: none yet).
+    """
+    n: uint256 = len(assets)
+    assert n >= 2, "vault: too few assets"
+    assert len(feeds) == n and len(target_weights) == n, "vault: length mismatch"
+    assert router != empty(address), "vault: zero address"
+    self._check_weights(target_weights, n)
+
+    units: DynArray[uint256, MAX_ASSETS] = []
+    scales: DynArray[uint256, MAX_ASSETS] = []
+    token_decs: DynArray[uint256, MAX_ASSETS] = []
+    feed_decs: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        assert assets[i] != empty(address) and feeds[i] != empty(address), "vault: zero address"
+        for j: uint256 in range(i, bound=MAX_ASSETS):
+            assert assets[j] != assets[i], "vault: duplicate asset"
+        token_decimals: uint256 = convert(staticcall IERC20Detailed(assets[i]).decimals(), uint256)
+        feed_decimals: uint256 = convert(staticcall IAggregatorV3(feeds[i]).decimals(), uint256)
+        assert token_decimals <= 18, "vault: token decimals"
+        assert feed_decimals <= 18, "vault: feed decimals"
+        token_decs.append(token_decimals)
+        feed_decs.append(feed_decimals)
+        units.append(10 ** token_decimals)
+        scales.append(10 ** (18 - feed_decimals))
+        self._targets[i] = target_weights[i]
+        self._max_ages[i] = DEFAULT_MAX_AGE
+
+    N_ASSETS = n
+    ASSETS = assets
+    FEEDS = feeds
+    UNITS = units
+    PRICE_SCALES = scales
+    DECIMALS = token_decs
+    FEED_DECIMALS = feed_decs
+
+    self.name = name
+    self.symbol = symbol
+    self.owner = msg.sender
+    self.router = router
+    self.guardian = guardian
+    if keeper != empty(address):
+        self.is_keeper[keeper] = True
+        log KeeperSet(account=keeper, enabled=True)
+
+    self.drift_threshold_bps = 500
+    self.rebalance_period = 30 * 86_400
+    self.min_drift_bps = 100
+    self.cooldown = 3_600
+    self.max_slippage_bps = 100
+    self.max_trade_bps = 5_000
+    self.tolerance_bps = 25
+    self.target_delay = 86_400
+    self.last_rebalance = block.timestamp
+
+    log OwnershipTransferred(previous_owner=empty(address), new_owner=msg.sender)
+
+
+# ---- ERC-20 share token ----
+
+@external
+def transfer(receiver: address, amount: uint256) -> bool:
+    """@notice Move `amount` shares (18 decimals) to `receiver`."""
+    self._transfer(msg.sender, receiver, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, receiver: address, amount: uint256) -> bool:
+    """@notice Move `amount` shares from `owner`, spending the caller's allowance."""
+    self._spend_allowance(owner, msg.sender, amount)
+    self._transfer(owner, receiver, amount)
+    return True
+
+
+@external
+def approve(spender: address, amount: uint256) -> bool:
+    """@notice Let `spender` move up to `amount` shares; max_value(uint256) never decreases."""
+    assert spender != empty(address), "vault: zero address"
+    self.allowance[msg.sender][spender] = amount
+    log Approval(owner=msg.sender, spender=spender, value=amount)
+    return True
+
+
+# ---- Deposits and redemptions ----
+
+@external
+@nonreentrant
+def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receiver: address) -> uint256:
+    """
+    @notice Deposit assets in kind and mint shares to `receiver`.
+    @dev The first deposit may be any basket; it mints its oracle value in shares (1e18 per
+         quote unit), so fresh feeds are required. Later deposits need no oracle: they are taken
+         in proportion to current holdings. `amounts` are MAXIMA per asset; the vault mints
+         shares = min_i floor(amounts[i] * supply / holdings[i]) (rounded down) and pulls
+         ceil(shares * holdings[i] / supply) of each asset (rounded up): both in the vault's favour.
+    @param amounts Maximum amount of each asset, in that token's units, in `get_assets()` order.
+    @param min_shares Least number of shares (18 decimals) to accept.
+    @param receiver Account credited with the shares.
+    @return shares Shares minted (18 decimals).
+    """
+    assert not self.paused, "vault: paused"
+    assert receiver != empty(address), "vault: zero address"
+    n: uint256 = N_ASSETS
+    assert len(amounts) == n, "vault: length mismatch"
+
+    supply: uint256 = self.totalSupply
+    shares: uint256 = 0
+    pulls: DynArray[uint256, MAX_ASSETS] = []
+    if supply == 0:
+        prices: DynArray[uint256, MAX_ASSETS] = self._strict_prices()
+        shares = self._total_value(amounts, prices)
+        pulls = amounts
+    else:
+        shares = max_value(uint256)
+        for i: uint256 in range(n, bound=MAX_ASSETS):
+            held: uint256 = self._holdings[i]
+            if held != 0:
+                shares = min(shares, amounts[i] * supply // held)
+        assert shares != max_value(uint256), "vault: empty vault"
+        for i: uint256 in range(n, bound=MAX_ASSETS):
+            pulls.append(self._div_up(shares * self._holdings[i], supply))
+    assert shares != 0, "vault: zero shares"
+    assert shares >= min_shares, "vault: shares below minimum"
+
+    # effects
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        self._holdings[i] += pulls[i]
+    self._mint(receiver, shares)
+
+    # interactions: each pull must arrive in full (rejects fee-on-transfer tokens)
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        if pulls[i] != 0:
+            self._pull(ASSETS[i], msg.sender, pulls[i])
+
+    log Deposited(sender=msg.sender, receiver=receiver, shares=shares, amounts=pulls)
+    return shares
+
+
+@external
+@nonreentrant
+def redeem(
+    shares: uint256, min_amounts: DynArray[uint256, MAX_ASSETS], receiver: address, owner: address
+) -> DynArray[uint256, MAX_ASSETS]:
+    """
+    @notice Burn `owner`'s shares and pay `receiver` the pro-rata holdings in kind.
+    @dev Needs no oracle; works while paused and while feeds are stale or dead. Each amount is
+         floor(holdings[i] * shares / supply): rounded down, in the vault's favour.
+    @param shares Shares to burn (18 decimals).
+    @param min_amounts Least amount of each asset to accept (token units), in asset order.
+    @param receiver Account paid the assets.
+    @param owner Account whose shares are burned; a caller other than `owner` spends its allowance.
+    @return amounts Amount of each asset paid (token units).
+    """
+    assert shares != 0, "vault: zero shares"
+    assert receiver != empty(address), "vault: zero address"
+    n: uint256 = N_ASSETS
+    assert len(min_amounts) == n, "vault: length mismatch"
+    if msg.sender != owner:
+        self._spend_allowance(owner, msg.sender, shares)
+
+    supply: uint256 = self.totalSupply
+    amounts: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        amount: uint256 = self._holdings[i] * shares // supply
+        assert amount >= min_amounts[i], "vault: amount below minimum"
+        amounts.append(amount)
+
+    # effects
+    self._burn(owner, shares)
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        self._holdings[i] -= amounts[i]
+
+    # interactions
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        if amounts[i] != 0:
+            self._push(ASSETS[i], receiver, amounts[i])
+
+    log Redeemed(sender=msg.sender, receiver=receiver, owner=owner, shares=shares, amounts=amounts)
+    return amounts
+
+
+# ---- Rebalancing ----
+
+@external
+@nonreentrant
+def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
+    """
+    @notice Execute the keeper's trades if the vault's trigger holds and every check passes.
+    @dev Invariants enforced here (any failure reverts the whole rebalance):
+         I1 trigger: not within `cooldown`; THRESHOLD or CALENDAR holds before trading.
+         I2 prices: every feed fresh, complete and positive.
+         I3 per trade: sell != buy, both vault assets; amount_in <= holdings;
+            min_amount_out and measured output >= oracle-implied out less `max_slippage_bps`
+            (bound rounded up).
+         I4 size: value sold (rounded up) <= `max_trade_bps` of vault value.
+         I5 per touched asset: |w_after - t| <= |w_before - t|, and if it crossed its target,
+            by at most `tolerance_bps`. Untouched assets keep their holdings; their weights move
+            only with total value, which I7 bounds.
+         I6 drift_after < drift_before (WAD precision).
+         I7 value_after >= value_before - value sold * `max_slippage_bps` (allowance rounded down).
+         `last_rebalance` is written before any external call (checks-effects-interactions);
+         holdings are updated from measured balance differences.
+    @param trades Swaps to make, in order (at most 16).
+    @param deadline Unix time (seconds) after which the rebalance reverts; also the router deadline.
+    """
+    assert not self.paused, "vault: paused"
+    assert self.is_keeper[msg.sender], "vault: not keeper"
+    assert block.timestamp <= deadline, "vault: expired"
+    assert len(trades) != 0, "vault: no trades"
+    assert block.timestamp >= self.last_rebalance + self.cooldown, "vault: cooldown"
+
+    n: uint256 = N_ASSETS
+    prices: DynArray[uint256, MAX_ASSETS] = self._strict_prices()
+    holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
+    values: DynArray[uint256, MAX_ASSETS] = self._values(holdings, prices)
+    value_before: uint256 = self._sum(values)
+    targets: DynArray[uint256, MAX_ASSETS] = self._targets_array()
+    weights_before: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, value_before)
+    drift_before: uint256 = self._drift_wad(weights_before, targets)
+    reason: uint8 = self._trigger(drift_before)
+    assert reason != REASON_NONE, "vault: no trigger"
+
+    # effects before interactions: starts the cooldown even for a reentrant caller
+    self.last_rebalance = block.timestamp
+
+    router: address = self.router
+    slippage: uint256 = self.max_slippage_bps
+    trade_cap: uint256 = value_before * self.max_trade_bps // BPS
+    sold_value_up: uint256 = 0  # for the size cap, rounded up
+    sold_value_down: uint256 = 0  # for the loss allowance, rounded down
+    touched: DynArray[bool, MAX_ASSETS] = []
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        touched.append(False)
+
+    for t: Trade in trades:
+        s: uint256 = self._index_of(t.sell)
+        b: uint256 = self._index_of(t.buy)
+        assert s != b, "vault: same asset"
+        assert t.amount_in != 0, "vault: zero amount"
+        assert t.amount_in <= holdings[s], "vault: exceeds holdings"
+        expected: uint256 = t.amount_in * prices[s] * UNITS[b] // (prices[b] * UNITS[s])
+        floor_out: uint256 = self._div_up(expected * (BPS - slippage), BPS)
+        assert t.min_amount_out >= floor_out, "vault: min out below bound"
+
+        sold_value_down += t.amount_in * prices[s] // UNITS[s]
+        sold_value_up += self._div_up(t.amount_in * prices[s], UNITS[s])
+        assert sold_value_up <= trade_cap, "vault: trade too large"
+
+        received: uint256 = self._swap(router, t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
+        assert received >= t.min_amount_out, "vault: output below bound"
+        holdings[s] -= t.amount_in
+        holdings[b] += received
+        touched[s] = True
+        touched[b] = True
+        log Swapped(sell=t.sell, buy=t.buy, amount_in=t.amount_in, amount_out=received, expected_out=expected)
+
+    values = self._values(holdings, prices)
+    value_after: uint256 = self._sum(values)
+    weights_after: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, value_after)
+    drift_after: uint256 = self._drift_wad(weights_after, targets)
+
+    tolerance: uint256 = self.tolerance_bps * BPS_TO_WAD
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        if touched[i]:
+            target: uint256 = targets[i] * BPS_TO_WAD
+            dist_before: uint256 = self._dist(weights_before[i], target)
+            dist_after: uint256 = self._dist(weights_after[i], target)
+            crossed: bool = (weights_before[i] > target and weights_after[i] < target) or (
+                weights_before[i] < target and weights_after[i] > target
+            )
+            assert not crossed or dist_after <= tolerance, "vault: overshoot"
+            assert dist_after <= dist_before, "vault: moved away from target"
+    assert drift_after < drift_before, "vault: drift not reduced"
+    assert value_after + sold_value_down * slippage // BPS >= value_before, "vault: value loss"
+
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        self._holdings[i] = holdings[i]
+
+    log Rebalanced(
+        keeper=msg.sender,
+        reason=reason,
+        drift_before=drift_before // BPS_TO_WAD,
+        drift_after=drift_after // BPS_TO_WAD,
+        value_before=value_before,
+        value_after=value_after,
+        weights_before=self._to_bps(weights_before),
+        weights_after=self._to_bps(weights_after),
+    )
+
+
+# ---- Views ----
+
+@external
+@view
+@nonreentrant
+def needs_rebalance() -> (bool, uint8):
+    """
+    @notice Whether `rebalance` would pass its trigger now, and why.
+    @dev Never reverts on bad feeds: returns (False, 0) while paused or if any feed is unusable.
+    @return needed True if a rebalance is allowed now.
+    @return reason 0 none, 1 THRESHOLD, 2 CALENDAR.
+    """
+    reason: uint8 = self._check_trigger()[0]
+    return reason != REASON_NONE, reason
+
+
+@external
+@view
+@nonreentrant
+def drift() -> uint256:
+    """@notice max_i |weight_i - target_i| in bps (rounded down), at oracle prices. Reverts on bad feeds."""
+    values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
+    return self._drift_wad(self._weights_wad(values, self._sum(values)), self._targets_array()) // BPS_TO_WAD
+
+
+@external
+@view
+@nonreentrant
+def current_weights() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice Weight of each asset in bps (rounded down), at oracle prices. Reverts on bad feeds."""
+    values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
+    return self._to_bps(self._weights_wad(values, self._sum(values)))
+
+
+@external
+@view
+def get_target_weights() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice Target weight of each asset in bps (sums to 10_000)."""
+    return self._targets_array()
+
+
+@external
+@view
+def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice Queued target weights in bps (empty when nothing is queued); see `pending_eta`."""
+    return self._pending_targets
+
+
+@external
+@view
+def get_assets() -> DynArray[address, MAX_ASSETS]:
+    """@notice The vault's assets, in the order every per-asset array uses."""
+    return ASSETS
+
+
+@external
+@view
+def get_feeds() -> DynArray[address, MAX_ASSETS]:
+    """@notice The Chainlink feed of each asset."""
+    return FEEDS
+
+
+@external
+@view
+def get_max_ages() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice Max age in seconds accepted for each feed's answer."""
+    ages: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        ages.append(self._max_ages[i])
+    return ages
+
+
+@external
+@view
+@nonreentrant
+def get_holdings() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice What depositors own of each asset (token units); excludes donations."""
+    return self._holdings_array()
+
+
+@external
+@view
+@nonreentrant
+def total_value() -> uint256:
+    """@notice Value of the holdings in 1e18 quote units at oracle prices (rounded down). Reverts on bad feeds."""
+    return self._total_value(self._holdings_array(), self._strict_prices())
+
+
+@external
+@view
+@nonreentrant
+def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
+    """
+    @notice Chainlink Automation compatible check.
+    @param checkData Ignored.
+    @return upkeepNeeded Same as `needs_rebalance()[0]`.
+    @return performData abi_encode(reason: uint8, drift_bps: uint256) when needed, else empty.
+    """
+    reason: uint8 = REASON_NONE
+    drift_wad: uint256 = 0
+    reason, drift_wad = self._check_trigger()
+    if reason == REASON_NONE:
+        return False, b""
+    drift_bps: uint256 = drift_wad // BPS_TO_WAD
+    return True, abi_encode(reason, drift_bps)
+
+
+@external
+@view
+@nonreentrant
+def state() -> VaultState:
+    """
+    @notice Everything a keeper needs in one call. Never reverts on bad feeds: a feed with an
+            answer <= 0 reports price 0 and status 1, and weights/drift use the prices as read.
+    """
+    n: uint256 = N_ASSETS
+    prices: DynArray[uint256, MAX_ASSETS] = []
+    updated: DynArray[uint256, MAX_ASSETS] = []
+    statuses: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        price: uint256 = 0
+        status: uint256 = 0
+        updated_at: uint256 = 0
+        price, status, updated_at = self._read_feed(i)
+        prices.append(price)
+        statuses.append(status)
+        updated.append(updated_at)
+    holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
+    values: DynArray[uint256, MAX_ASSETS] = self._values(holdings, prices)
+    total: uint256 = self._sum(values)
+    targets: DynArray[uint256, MAX_ASSETS] = self._targets_array()
+    weights: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, total)
+    reason: uint8 = self._check_trigger()[0]
+    ages: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(n, bound=MAX_ASSETS):
+        ages.append(self._max_ages[i])
+    return VaultState(
+        assets=ASSETS,
+        feeds=FEEDS,
+        decimals=DECIMALS,
+        feed_decimals=FEED_DECIMALS,
+        holdings=holdings,
+        prices=prices,
+        price_updated_at=updated,
+        feed_status=statuses,
+        max_ages=ages,
+        target_weights=targets,
+        current_weights=self._to_bps(weights),
+        total_value=total,
+        drift=self._drift_wad(weights, targets) // BPS_TO_WAD,
+        needs_rebalance=reason != REASON_NONE,
+        reason=reason,
+        drift_threshold_bps=self.drift_threshold_bps,
+        rebalance_period=self.rebalance_period,
+        min_drift_bps=self.min_drift_bps,
+        cooldown=self.cooldown,
+        max_slippage_bps=self.max_slippage_bps,
+        max_trade_bps=self.max_trade_bps,
+        tolerance_bps=self.tolerance_bps,
+        last_rebalance=self.last_rebalance,
+        paused=self.paused,
+        router=self.router,
+        total_supply=self.totalSupply,
+        timestamp=block.timestamp,
+        pending_weights=self._pending_targets,
+        pending_eta=self.pending_eta,
+    )
+
+
+# ---- Target weights (timelocked) ----
+
+@external
+@nonreentrant
+def queue_target_weights(weights: DynArray[uint256, MAX_ASSETS]):
+    """
+    @notice Queue new target weights; they apply no sooner than `target_delay` seconds from now.
+    @param weights Target weight per asset in bps, summing to exactly 10_000. Replaces any queued set.
+    """
+    self._only_owner()
+    self._check_weights(weights, N_ASSETS)
+    eta: uint256 = block.timestamp + self.target_delay
+    self._pending_targets = weights
+    self.pending_eta = eta
+    log TargetWeightsQueued(weights=weights, eta=eta)
+
+
+@external
+@nonreentrant
+def apply_target_weights():
+    """@notice Apply the queued target weights once their delay has passed. Anyone may call."""
+    eta: uint256 = self.pending_eta
+    assert eta != 0, "vault: nothing queued"
+    assert block.timestamp >= eta, "vault: timelock"
+    old: DynArray[uint256, MAX_ASSETS] = self._targets_array()
+    new: DynArray[uint256, MAX_ASSETS] = self._pending_targets
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        self._targets[i] = new[i]
+    self._pending_targets = []
+    self.pending_eta = 0
+    log TargetWeightsApplied(old_weights=old, new_weights=new)
+
+
+@external
+@nonreentrant
+def cancel_target_weights():
+    """@notice Drop the queued target weights (owner)."""
+    self._only_owner()
+    assert self.pending_eta != 0, "vault: nothing queued"
+    weights: DynArray[uint256, MAX_ASSETS] = self._pending_targets
+    self._pending_targets = []
+    self.pending_eta = 0
+    log TargetWeightsCancelled(weights=weights)
+
+
+# ---- Roles and pause ----
+
+@external
+def set_keeper(account: address, enabled: bool):
+    """@notice Grant or revoke the keeper role (owner)."""
+    self._only_owner()
+    assert account != empty(address), "vault: zero address"
+    self.is_keeper[account] = enabled
+    log KeeperSet(account=account, enabled=enabled)
+
+
+@external
+def set_guardian(account: address):
+    """@notice Set the guardian, who may pause (owner). Empty address: no guardian."""
+    self._only_owner()
+    log GuardianChanged(old_guardian=self.guardian, new_guardian=account)
+    self.guardian = account
+
+
+@external
+def transfer_ownership(new_owner: address):
+    """@notice Start a two-step ownership transfer; `new_owner` must call `accept_ownership`."""
+    self._only_owner()
+    self.pending_owner = new_owner
+    log OwnershipTransferStarted(previous_owner=self.owner, new_owner=new_owner)
+
+
+@external
+def accept_ownership():
+    """@notice Complete an ownership transfer (pending owner)."""
+    assert msg.sender == self.pending_owner, "vault: not pending owner"
+    log OwnershipTransferred(previous_owner=self.owner, new_owner=msg.sender)
+    self.owner = msg.sender
+    self.pending_owner = empty(address)
+
+
+@external
+def pause():
+    """@notice Stop deposits and rebalances (guardian or owner). Redeem keeps working."""
+    assert msg.sender == self.guardian or msg.sender == self.owner, "vault: not guardian"
+    assert not self.paused, "vault: paused"
+    self.paused = True
+    log Paused(account=msg.sender)
+
+
+@external
+def unpause():
+    """@notice Resume deposits and rebalances (owner)."""
+    self._only_owner()
+    assert self.paused, "vault: not paused"
+    self.paused = False
+    log Unpaused(account=msg.sender)
+
+
+# ---- Parameters (owner, hard-bounded) ----
+
+@external
+def set_drift_threshold_bps(new_value: uint256):
+    """@param new_value THRESHOLD trigger in bps of weight, 10..5_000."""
+    self._set_param("drift_threshold_bps", self.drift_threshold_bps, new_value, MIN_THRESHOLD_BPS, MAX_THRESHOLD_BPS)
+    assert new_value >= self.min_drift_bps, "vault: below min drift"
+    self.drift_threshold_bps = new_value
+
+
+@external
+def set_rebalance_period(new_value: uint256):
+    """@param new_value CALENDAR period in seconds, 1 day..366 days."""
+    self._set_param("rebalance_period", self.rebalance_period, new_value, MIN_PERIOD, MAX_PERIOD)
+    self.rebalance_period = new_value
+
+
+@external
+def set_min_drift_bps(new_value: uint256):
+    """@param new_value Least drift in bps for a CALENDAR rebalance, 1..drift_threshold_bps."""
+    self._set_param("min_drift_bps", self.min_drift_bps, new_value, 1, self.drift_threshold_bps)
+    self.min_drift_bps = new_value
+
+
+@external
+def set_cooldown(new_value: uint256):
+    """@param new_value Least time between rebalances in seconds, 0..30 days."""
+    self._set_param("cooldown", self.cooldown, new_value, 0, MAX_COOLDOWN)
+    self.cooldown = new_value
+
+
+@external
+def set_max_slippage_bps(new_value: uint256):
+    """@param new_value Slippage allowed against the oracle, in bps, 1..1_000."""
+    self._set_param("max_slippage_bps", self.max_slippage_bps, new_value, MIN_SLIPPAGE_BPS, MAX_SLIPPAGE_BPS)
+    self.max_slippage_bps = new_value
+
+
+@external
+def set_max_trade_bps(new_value: uint256):
+    """@param new_value Most value one rebalance may sell, in bps of vault value, 100..10_000."""
+    self._set_param("max_trade_bps", self.max_trade_bps, new_value, MIN_TRADE_BPS, BPS)
+    self.max_trade_bps = new_value
+
+
+@external
+def set_tolerance_bps(new_value: uint256):
+    """@param new_value How far past its target a traded asset may end, in bps of weight, 0..200."""
+    self._set_param("tolerance_bps", self.tolerance_bps, new_value, 0, MAX_TOLERANCE_BPS)
+    self.tolerance_bps = new_value
+
+
+@external
+def set_target_delay(new_value: uint256):
+    """@param new_value Timelock on target weights in seconds, 1 hour..30 days."""
+    self._set_param("target_delay", self.target_delay, new_value, MIN_TARGET_DELAY, MAX_TARGET_DELAY)
+    self.target_delay = new_value
+
+
+@external
+def set_max_age(feed: address, new_value: uint256):
+    """
+    @notice Match a feed's accepted age to its heartbeat.
+    @param feed One of `get_feeds()`.
+    @param new_value Max age in seconds, 60..3 days.
+    """
+    self._only_owner()
+    assert new_value >= MIN_MAX_AGE and new_value <= MAX_MAX_AGE, "vault: out of bounds"
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        if FEEDS[i] == feed:
+            log FeedMaxAgeChanged(feed=feed, old_value=self._max_ages[i], new_value=new_value)
+            self._max_ages[i] = new_value
+            return
+    raise "vault: unknown feed"
+
+
+@external
+def set_router(new_router: address):
+    """@notice Change the router trades go through (owner). Outputs stay oracle-checked."""
+    self._only_owner()
+    assert new_router != empty(address), "vault: zero address"
+    log RouterChanged(old_router=self.router, new_router=new_router)
+    self.router = new_router
+
+
+# ---- Internal: roles, weights, trigger ----
+
+@internal
+def _set_param(name: String[32], old_value: uint256, new_value: uint256, lo: uint256, hi: uint256):
+    """@dev Owner-only, bounds-checked parameter change with its event; the caller stores the value."""
+    self._only_owner()
+    assert new_value >= lo and new_value <= hi, "vault: out of bounds"
+    log ParameterChanged(name=name, old_value=old_value, new_value=new_value)
+
+
+@internal
+@view
+def _only_owner():
+    assert msg.sender == self.owner, "vault: not owner"
+
+
+@internal
+@pure
+def _check_weights(weights: DynArray[uint256, MAX_ASSETS], n: uint256):
+    assert len(weights) == n, "vault: length mismatch"
+    total: uint256 = 0
+    for w: uint256 in weights:
+        total += w
+    assert total == BPS, "vault: weights must sum to 10000"
+
+
+@internal
+@view
+def _check_trigger() -> (uint8, uint256):
+    """@dev (reason, drift in WAD) now; reason 0 while paused or if any feed is unusable."""
+    if self.paused:
+        return REASON_NONE, 0
+    prices: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        price: uint256 = 0
+        status: uint256 = 0
+        updated_at: uint256 = 0
+        price, status, updated_at = self._read_feed(i)
+        if status != FEED_OK:
+            return REASON_NONE, 0
+        prices.append(price)
+    values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), prices)
+    drift_wad: uint256 = self._drift_wad(self._weights_wad(values, self._sum(values)), self._targets_array())
+    return self._trigger(drift_wad), drift_wad
+
+
+@internal
+@view
+def _trigger(drift_wad: uint256) -> uint8:
+    """Mirror: offchain.model.trigger."""
+    last: uint256 = self.last_rebalance
+    if block.timestamp < last + self.cooldown:
+        return REASON_NONE
+    if drift_wad >= self.drift_threshold_bps * BPS_TO_WAD:
+        return REASON_THRESHOLD
+    if block.timestamp >= last + self.rebalance_period and drift_wad >= self.min_drift_bps * BPS_TO_WAD:
+        return REASON_CALENDAR
+    return REASON_NONE
+
+
+@internal
+@view
+def _read_feed(i: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev Returns (price 1e18 per whole token, status, updatedAt). Mirror: offchain.model.feed_status.
+         A feed contract that reverts makes this revert.
+    """
+    round_id: uint80 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in_round: uint80 = 0
+    round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(FEEDS[i]).latestRoundData()
+    if answer <= 0:
+        return 0, FEED_NON_POSITIVE, updated_at
+    price: uint256 = convert(answer, uint256) * PRICE_SCALES[i]
+    if updated_at == 0 or answered_in_round < round_id:
+        return price, FEED_INCOMPLETE, updated_at
+    if updated_at > block.timestamp or block.timestamp - updated_at > self._max_ages[i]:
+        return price, FEED_STALE, updated_at
+    return price, FEED_OK, updated_at
+
+
+@internal
+@view
+def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
+    """@dev Prices of all assets; reverts with the reason of the first unusable feed."""
+    prices: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        price: uint256 = 0
+        status: uint256 = 0
+        updated_at: uint256 = 0
+        price, status, updated_at = self._read_feed(i)
+        assert status != FEED_NON_POSITIVE, "vault: bad price"
+        assert status != FEED_INCOMPLETE, "vault: incomplete round"
+        assert status != FEED_STALE, "vault: stale price"
+        prices.append(price)
+    return prices
+
+
+@internal
+@view
+def _holdings_array() -> DynArray[uint256, MAX_ASSETS]:
+    holdings: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        holdings.append(self._holdings[i])
+    return holdings
+
+
+@internal
+@view
+def _targets_array() -> DynArray[uint256, MAX_ASSETS]:
+    targets: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        targets.append(self._targets[i])
+    return targets
+
+
+@internal
+@view
+def _values(
+    holdings: DynArray[uint256, MAX_ASSETS], prices: DynArray[uint256, MAX_ASSETS]
+) -> DynArray[uint256, MAX_ASSETS]:
+    """@dev value_i = holdings_i * price_i / 10**decimals_i, 1e18 quote units, rounded down."""
+    values: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(len(holdings), bound=MAX_ASSETS):
+        values.append(holdings[i] * prices[i] // UNITS[i])
+    return values
+
+
+@internal
+@view
+def _total_value(
+    holdings: DynArray[uint256, MAX_ASSETS], prices: DynArray[uint256, MAX_ASSETS]
+) -> uint256:
+    return self._sum(self._values(holdings, prices))
+
+
+@internal
+@pure
+def _sum(xs: DynArray[uint256, MAX_ASSETS]) -> uint256:
+    total: uint256 = 0
+    for x: uint256 in xs:
+        total += x
+    return total
+
+
+@internal
+@pure
+def _weights_wad(values: DynArray[uint256, MAX_ASSETS], total: uint256) -> DynArray[uint256, MAX_ASSETS]:
+    """@dev w_i = value_i * 1e18 / total, rounded down; all zero for an empty vault."""
+    weights: DynArray[uint256, MAX_ASSETS] = []
+    for v: uint256 in values:
+        if total == 0:
+            weights.append(0)
+        else:
+            weights.append(v * WAD // total)
+    return weights
+
+
+@internal
+@pure
+def _to_bps(weights_wad: DynArray[uint256, MAX_ASSETS]) -> DynArray[uint256, MAX_ASSETS]:
+    out: DynArray[uint256, MAX_ASSETS] = []
+    for w: uint256 in weights_wad:
+        out.append(w // BPS_TO_WAD)
+    return out
+
+
+@internal
+@pure
+def _drift_wad(weights: DynArray[uint256, MAX_ASSETS], targets: DynArray[uint256, MAX_ASSETS]) -> uint256:
+    """@dev max_i |w_i - t_i| in WAD; 0 for an empty vault. Mirror: offchain.model.drift_wad."""
+    drift: uint256 = 0
+    empty_vault: bool = True
+    for i: uint256 in range(len(weights), bound=MAX_ASSETS):
+        if weights[i] != 0:
+            empty_vault = False
+        drift = max(drift, self._dist(weights[i], targets[i] * BPS_TO_WAD))
+    if empty_vault:
+        return 0
+    return drift
+
+
+@internal
+@pure
+def _dist(a: uint256, b: uint256) -> uint256:
+    if a > b:
+        return unsafe_sub(a, b)  # a > b: cannot underflow
+    return unsafe_sub(b, a)  # b >= a: cannot underflow
+
+
+@internal
+@pure
+def _div_up(num: uint256, den: uint256) -> uint256:
+    """@dev ceil(num / den) for den > 0."""
+    return (num + den - 1) // den
+
+
+@internal
+@view
+def _index_of(asset: address) -> uint256:
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        if ASSETS[i] == asset:
+            return i
+    raise "vault: unknown asset"
+
+
+# ---- Internal: token movements ----
+
+@internal
+def _swap(
+    router: address, sell: address, buy: address, amount_in: uint256, min_out: uint256, deadline: uint256
+) -> uint256:
+    """@dev One exact-input swap through the router; returns the measured amount of `buy` received."""
+    buy_before: uint256 = staticcall IERC20(buy).balanceOf(self)
+    assert extcall IERC20(sell).approve(router, amount_in, default_return_value=True), "vault: approve failed"
+    extcall IUniswapV2Router(router).swapExactTokensForTokens(amount_in, min_out, [sell, buy], self, deadline)
+    if staticcall IERC20(sell).allowance(self, router) != 0:
+        assert extcall IERC20(sell).approve(router, 0, default_return_value=True), "vault: approve failed"
+    return staticcall IERC20(buy).balanceOf(self) - buy_before
+
+
+@internal
+def _pull(token: address, sender: address, amount: uint256):
+    before: uint256 = staticcall IERC20(token).balanceOf(self)
+    assert extcall IERC20(token).transferFrom(sender, self, amount, default_return_value=True), "vault: transfer failed"
+    assert staticcall IERC20(token).balanceOf(self) - before == amount, "vault: transfer amount mismatch"
+
+
+@internal
+def _push(token: address, receiver: address, amount: uint256):
+    assert extcall IERC20(token).transfer(receiver, amount, default_return_value=True), "vault: transfer failed"
+
+
+# ---- Internal: share token ----
+
+@internal
+def _transfer(sender: address, receiver: address, amount: uint256):
+    assert receiver != empty(address), "vault: zero address"
+    assert self.balanceOf[sender] >= amount, "vault: insufficient shares"
+    self.balanceOf[sender] = unsafe_sub(self.balanceOf[sender], amount)  # checked just above
+    self.balanceOf[receiver] += amount
+    log Transfer(sender=sender, receiver=receiver, value=amount)
+
+
+@internal
+def _spend_allowance(owner: address, spender: address, amount: uint256):
+    allowed: uint256 = self.allowance[owner][spender]
+    if allowed != max_value(uint256):
+        assert allowed >= amount, "vault: insufficient allowance"
+        self.allowance[owner][spender] = unsafe_sub(allowed, amount)  # checked just above
+
+
+@internal
+def _mint(receiver: address, amount: uint256):
+    self.totalSupply += amount
+    self.balanceOf[receiver] += amount
+    log Transfer(sender=empty(address), receiver=receiver, value=amount)
+
+
+@internal
+def _burn(owner: address, amount: uint256):
+    assert self.balanceOf[owner] >= amount, "vault: insufficient shares"
+    self.balanceOf[owner] = unsafe_sub(self.balanceOf[owner], amount)  # checked just above
+    self.totalSupply = unsafe_sub(self.totalSupply, amount)  # supply >= any single balance
+    log Transfer(sender=owner, receiver=empty(address), value=amount)

@@ -1,0 +1,273 @@
+"""Reference model of ``contracts/RebalancingVault.vy``: the vault's maths, once, in Python.
+
+Every function here mirrors the contract *exactly*, in integer arithmetic with the same
+rounding, so the tests, the keeper, the simulator and the auditor all decide the same way
+the vault does. Conventions (identical to the contract):
+
+* ``price``: 1e18-scaled quote units (e.g. USD) per *whole* token, i.e. the feed answer
+  rescaled from the feed's decimals to 18 decimals.
+* ``value`` of a holding: ``amount * price // 10**token_decimals`` (1e18 quote units, rounded down).
+* weights: WAD fractions (1e18 == 100 %) for the maths, basis points (10_000 == 100 %) in views;
+  both round down.
+* drift: ``max_i |w_i - target_i|``, computed in WAD and reported in bps rounded down.
+* trigger reasons: 0 none, 1 THRESHOLD, 2 CALENDAR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+__all__ = [
+    "BPS",
+    "WAD",
+    "BPS_TO_WAD",
+    "REASON_NONE",
+    "REASON_THRESHOLD",
+    "REASON_CALENDAR",
+    "FEED_OK",
+    "FEED_NON_POSITIVE",
+    "FEED_STALE",
+    "FEED_INCOMPLETE",
+    "Params",
+    "DEFAULT_PARAMS",
+    "normalise_price",
+    "feed_status",
+    "asset_values",
+    "weights_wad",
+    "weights_bps",
+    "drift_wad",
+    "drift_bps",
+    "trigger",
+    "oracle_out",
+    "min_acceptable_out",
+    "VaultModel",
+    "PlannedTrade",
+    "plan_trades",
+]
+
+BPS = 10_000  # 100 % in basis points
+WAD = 10**18  # 100 % as a WAD fraction; also the quote-unit scale
+BPS_TO_WAD = WAD // BPS  # 1 bps in WAD == 1e14
+
+REASON_NONE = 0
+REASON_THRESHOLD = 1
+REASON_CALENDAR = 2
+
+FEED_OK = 0
+FEED_NON_POSITIVE = 1
+FEED_STALE = 2
+FEED_INCOMPLETE = 3
+
+
+@dataclass(frozen=True)
+class Params:
+    """The vault's rebalancing parameters (names and defaults as in the contract)."""
+
+    drift_threshold_bps: int = 500
+    rebalance_period: int = 30 * 86_400  # seconds
+    min_drift_bps: int = 100
+    cooldown: int = 3_600  # seconds
+    max_slippage_bps: int = 100
+    max_trade_bps: int = 5_000
+    tolerance_bps: int = 25
+
+
+DEFAULT_PARAMS = Params()
+
+
+def normalise_price(answer: int, feed_decimals: int) -> int:
+    """Feed answer (``feed_decimals``) -> 1e18 quote units per whole token; non-positive -> 0."""
+    if answer <= 0:
+        return 0
+    return answer * 10 ** (18 - feed_decimals)
+
+
+def feed_status(
+    answer: int, updated_at: int, round_id: int, answered_in_round: int, max_age: int, now: int
+) -> int:
+    """Classify one ``latestRoundData`` answer the way the vault does (first failing rule wins)."""
+    if answer <= 0:
+        return FEED_NON_POSITIVE
+    if updated_at == 0 or answered_in_round < round_id:
+        return FEED_INCOMPLETE
+    if updated_at > now or now - updated_at > max_age:
+        return FEED_STALE
+    return FEED_OK
+
+
+def asset_values(balances: Sequence[int], prices: Sequence[int], decimals: Sequence[int]) -> list[int]:
+    """Per-asset value in 1e18 quote units, each rounded down."""
+    return [b * p // 10**d for b, p, d in zip(balances, prices, decimals, strict=True)]
+
+
+def weights_wad(values: Sequence[int]) -> list[int]:
+    """Weights as WAD fractions, rounded down; all zero for an empty vault."""
+    total = sum(values)
+    if total == 0:
+        return [0] * len(values)
+    return [v * WAD // total for v in values]
+
+
+def weights_bps(values: Sequence[int]) -> list[int]:
+    """Weights in bps, rounded down (they may sum to slightly less than 10_000)."""
+    total = sum(values)
+    if total == 0:
+        return [0] * len(values)
+    return [v * BPS // total for v in values]
+
+
+def drift_wad(weights: Sequence[int], targets_bps: Sequence[int]) -> int:
+    """max_i |w_i - t_i| with ``weights`` in WAD; 0 when the vault is empty."""
+    if not any(weights):
+        return 0
+    return max(abs(w - t * BPS_TO_WAD) for w, t in zip(weights, targets_bps, strict=True))
+
+
+def drift_bps(values: Sequence[int], targets_bps: Sequence[int]) -> int:
+    """Drift in bps (rounded down) from per-asset values, as ``drift()`` returns it."""
+    return drift_wad(weights_wad(values), targets_bps) // BPS_TO_WAD
+
+
+def trigger(drift_w: int, now: int, last_rebalance: int, params: Params = DEFAULT_PARAMS) -> int:
+    """The vault's trigger rule (reason code) for a WAD drift at time ``now``.
+
+    Never within ``cooldown`` of the last rebalance; THRESHOLD when drift >= threshold;
+    CALENDAR when ``rebalance_period`` has passed and drift >= ``min_drift_bps``.
+    ``last_rebalance`` is the deployment time before the first rebalance.
+    """
+    if now < last_rebalance + params.cooldown:
+        return REASON_NONE
+    if drift_w >= params.drift_threshold_bps * BPS_TO_WAD:
+        return REASON_THRESHOLD
+    if now >= last_rebalance + params.rebalance_period and drift_w >= params.min_drift_bps * BPS_TO_WAD:
+        return REASON_CALENDAR
+    return REASON_NONE
+
+
+def oracle_out(amount_in: int, price_in: int, dec_in: int, price_out: int, dec_out: int) -> int:
+    """Oracle-implied output of selling ``amount_in`` (token units), rounded down."""
+    return amount_in * price_in * 10**dec_out // (price_out * 10**dec_in)
+
+
+def min_acceptable_out(expected_out: int, max_slippage_bps: int) -> int:
+    """Least output the vault accepts: expected less the slippage bound, rounded *up* (vault's favour)."""
+    num = expected_out * (BPS - max_slippage_bps)
+    return -(-num // BPS)
+
+
+@dataclass
+class VaultModel:
+    """Snapshot of a vault's state, enough to evaluate every view the contract offers."""
+
+    balances: list[int]
+    prices: list[int]  # 1e18 per whole token, already normalised
+    decimals: list[int]
+    targets_bps: list[int]
+    last_rebalance: int
+    params: Params = field(default_factory=Params)
+    paused: bool = False
+    feeds_ok: bool = True
+
+    def values(self) -> list[int]:
+        return asset_values(self.balances, self.prices, self.decimals)
+
+    def total_value(self) -> int:
+        return sum(self.values())
+
+    def current_weights(self) -> list[int]:
+        return weights_bps(self.values())
+
+    def drift_wad(self) -> int:
+        return drift_wad(weights_wad(self.values()), self.targets_bps)
+
+    def drift(self) -> int:
+        return self.drift_wad() // BPS_TO_WAD
+
+    def needs_rebalance(self, now: int) -> tuple[bool, int]:
+        """Mirror of ``needs_rebalance()``: never while paused or with any feed unusable."""
+        if self.paused or not self.feeds_ok:
+            return (False, REASON_NONE)
+        reason = trigger(self.drift_wad(), now, self.last_rebalance, self.params)
+        return (reason != REASON_NONE, reason)
+
+
+@dataclass(frozen=True)
+class PlannedTrade:
+    """One swap the keeper (or the simulator) would ask the vault to make."""
+
+    sell: int  # asset index
+    buy: int  # asset index
+    amount_in: int  # sell-token units
+    expected_out: int  # oracle-implied buy-token units, rounded down
+    value: int  # 1e18 quote units sold
+
+
+def plan_trades(
+    balances: Sequence[int],
+    prices: Sequence[int],
+    decimals: Sequence[int],
+    targets_bps: Sequence[int],
+    *,
+    band_bps: int = 0,
+    fee_bps: int = 30,
+    max_trade_bps: int = BPS,
+    min_value: int = 0,
+) -> list[PlannedTrade]:
+    """Greedy trade list that moves the vault toward target with at most ``n - 1`` swaps.
+
+    Surpluses are sold into deficits, largest first, so each swap closes one side completely
+    (the classic minimum-count transport schedule for a fully connected set of pools).
+    ``band_bps > 0`` trades each asset only back to the *edge* of its ``±band`` no-trade band
+    (Leland's cost-aware rule) instead of all the way to target. The bought side is sized for
+    ``fee_bps`` of swap fee so that buys land on target rather than short of it; sells are
+    trimmed by 1 bps of value so AMM rounding never overshoots. Trades below ``min_value``
+    (1e18 quote units) are dropped. The sum sold is capped at ``max_trade_bps`` of vault value.
+    """
+    n = len(balances)
+    values = asset_values(balances, prices, decimals)
+    total = sum(values)
+    if total == 0 or n < 2:
+        return []
+    band = band_bps * total // BPS
+    # Signed excess over target (positive: overweight, sell), trimmed to the band edge.
+    excess = []
+    for i in range(n):
+        e = values[i] - targets_bps[i] * total // BPS
+        if abs(e) <= band:
+            e = 0
+        else:
+            e = e - band if e > 0 else e + band
+        excess.append(e)
+    sells = sorted(((e, i) for i, e in enumerate(excess) if e > 0), reverse=True)
+    buys = sorted(((-e, i) for i, e in enumerate(excess) if e < 0), reverse=True)
+    sell_left = {i: e for e, i in sells}
+    buy_left = {i: e for e, i in buys}
+    budget = max_trade_bps * total // BPS
+    trades: list[PlannedTrade] = []
+    si = bi = 0
+    while si < len(sells) and bi < len(buys) and budget > 0:
+        s, b = sells[si][1], buys[bi][1]
+        # gross value to sell so that ``b`` receives its whole deficit after the swap fee
+        need_gross = -(-buy_left[b] * BPS // (BPS - fee_bps))
+        v = min(sell_left[s], need_gross, budget)
+        sell_left[s] -= v
+        buy_left[b] -= v * (BPS - fee_bps) // BPS
+        budget -= v
+        sized = v * (BPS - 1) // BPS  # 1 bps haircut: rounding never carries an asset past target
+        amount_in = sized * 10 ** decimals[s] // prices[s]
+        if amount_in > 0 and sized >= min_value:
+            trades.append(
+                PlannedTrade(
+                    sell=s,
+                    buy=b,
+                    amount_in=amount_in,
+                    expected_out=oracle_out(amount_in, prices[s], decimals[s], prices[b], decimals[b]),
+                    value=sized,
+                )
+            )
+        if sell_left[s] <= 0:
+            si += 1
+        if v >= need_gross:
+            bi += 1
+    return trades
