@@ -170,6 +170,7 @@ def solve_qp(
     *,
     tol: float = 1e-10,
     max_iter: int = 100,
+    polish: bool = True,
 ) -> QPSolution:
     """Solve a batch of convex QPs ``min ½x'Px + q'x s.t. Ax = b, Gx <= h`` by a primal-dual
     interior-point method (Mehrotra predictor-corrector, infeasible start, CVXOPT-style initial point).
@@ -189,6 +190,7 @@ def solve_qp(
                 *(np.broadcast_to(a, (B, *a.shape[1:]))[i : i + _CHUNK] for a in (P, q, A, b, G, h)),
                 tol=tol,
                 max_iter=max_iter,
+                polish=polish,
             )
             for i in range(0, B, _CHUNK)
         ]
@@ -267,7 +269,69 @@ def solve_qp(
         dres = np.abs(rd).max(axis=1) / scale_d
         done = (pres < 1e3 * tol) & (dres < 1e3 * tol)
     converged = done & np.all(np.isfinite(x), axis=1)
+    if polish and converged.any():
+        x = _polish(P, q, A, b, G, h, x, s, z, converged, scale_p, scale_d)
     return QPSolution(x=x, converged=converged, iterations=iters)
+
+
+def _polish(
+    P: np.ndarray,
+    q: np.ndarray,
+    A: np.ndarray,
+    b: np.ndarray,
+    G: np.ndarray,
+    h: np.ndarray,
+    x: np.ndarray,
+    s: np.ndarray,
+    z: np.ndarray,
+    ok: np.ndarray,
+    scale_p: np.ndarray,
+    scale_d: np.ndarray,
+) -> np.ndarray:
+    """Active-set polish: guess the active constraints from the IPM point (``s < z``), solve the
+    equality-constrained KKT system exactly, and keep the result only where it is a valid KKT point
+    (primal feasible, active multipliers >= 0) no worse than the IPM point. Removes the O(sqrt(mu))
+    error an interior point keeps on degenerate (kinked) problems."""
+    B, n = x.shape
+    p, m = b.shape[1], h.shape[1]
+    act = s < z
+    N = n + p + m
+    M = np.zeros((B, N, N))
+    M[:, :n, :n] = P
+    M[:, :n, n : n + p] = A.transpose(0, 2, 1)
+    M[:, :n, n + p :] = G.transpose(0, 2, 1)
+    M[:, n : n + p, :n] = A
+    M[:, n + p :, :n] = np.where(act[..., None], G, 0.0)
+    idx = np.arange(m)
+    M[:, n + p + idx, n + p + idx] = np.where(act, 0.0, 1.0)
+    # tiny quasi-definite regularisation keeps singular (degenerate) systems solvable
+    diag = np.arange(N)
+    M[:, diag[:n], diag[:n]] += 1e-14
+    M[:, diag[n:], diag[n:]] -= np.where(np.concatenate([np.ones((B, p), bool), act], axis=1), 1e-14, 0.0)
+    rhs = np.concatenate([-q, b, np.where(act, h, 0.0)], axis=1)
+    try:
+        sol = np.linalg.solve(M, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return x
+    xp, zp = sol[:, :n], sol[:, n + p :]
+    with np.errstate(invalid="ignore"):
+        feas = (_bmv(G, xp) - h).max(axis=1) <= 1e-11 * scale_p
+        feas &= np.abs(_bmv(A, xp) - b).max(axis=1, initial=0.0) <= 1e-11 * scale_p
+        dual = np.where(act, zp, 0.0).min(axis=1) >= -1e-11 * scale_d
+        stat = (
+            np.abs(
+                _bmv(P, xp)
+                + q
+                + _bmv(A.transpose(0, 2, 1), sol[:, n : n + p])
+                + _bmv(G.transpose(0, 2, 1), zp)
+            ).max(axis=1)
+            <= 1e-9 * scale_d
+        )
+        f_ipm = 0.5 * np.einsum("bi,bij,bj->b", x, P, x) + (q * x).sum(axis=1)
+        f_pol = 0.5 * np.einsum("bi,bij,bj->b", xp, P, xp) + (q * xp).sum(axis=1)
+        better = f_pol <= f_ipm + 1e-12 * (1.0 + np.abs(f_ipm))
+    take = ok & feas & dual & stat & better & np.all(np.isfinite(xp), axis=1)
+    return np.where(take[:, None], xp, x)
 
 
 # --------------------------------------------------------------------------------------------------
