@@ -1,5 +1,5 @@
 #pragma version 0.4.3
-#pragma optimize gas
+#pragma optimize codesize
 """
 @title ballast RebalancingVault
 @license MIT
@@ -100,15 +100,10 @@ DEFAULT_MAX_AGE: constant(uint256) = 86_400  # seconds
 # ---- Immutables: the basket's identity never changes ----
 
 N_ASSETS: immutable(uint256)
-ASSETS: immutable(DynArray[address, MAX_ASSETS])
+# Per asset, packed to keep the deployed code under EIP-170 (immutables live in the code):
+# bits 0-159 token address, 160-167 token decimals, 168-175 feed decimals.
+ASSET_CONFIG: immutable(DynArray[uint256, MAX_ASSETS])
 FEEDS: immutable(DynArray[address, MAX_ASSETS])
-# 10 ** token decimals, per asset
-UNITS: immutable(DynArray[uint256, MAX_ASSETS])
-# 10 ** (18 - feed decimals), per asset: rescales a feed answer to 1e18
-PRICE_SCALES: immutable(DynArray[uint256, MAX_ASSETS])
-# token and feed decimals, per asset, for `state()`
-DECIMALS: immutable(DynArray[uint256, MAX_ASSETS])
-FEED_DECIMALS: immutable(DynArray[uint256, MAX_ASSETS])
 
 
 # ---- Structs ----
@@ -320,32 +315,22 @@ def __init__(
     assert router != empty(address), "vault: zero address"
     self._check_weights(target_weights, n)
 
-    units: DynArray[uint256, MAX_ASSETS] = []
-    scales: DynArray[uint256, MAX_ASSETS] = []
-    token_decs: DynArray[uint256, MAX_ASSETS] = []
-    feed_decs: DynArray[uint256, MAX_ASSETS] = []
+    config: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(n, bound=MAX_ASSETS):
         assert assets[i] != empty(address) and feeds[i] != empty(address), "vault: zero address"
-        for j: uint256 in range(i, bound=MAX_ASSETS):
+        for j: uint256 in range(i + 1, n, bound=MAX_ASSETS):
             assert assets[j] != assets[i], "vault: duplicate asset"
         token_decimals: uint256 = convert(staticcall IERC20Detailed(assets[i]).decimals(), uint256)
         feed_decimals: uint256 = convert(staticcall IAggregatorV3(feeds[i]).decimals(), uint256)
         assert token_decimals <= 18, "vault: token decimals"
         assert feed_decimals <= 18, "vault: feed decimals"
-        token_decs.append(token_decimals)
-        feed_decs.append(feed_decimals)
-        units.append(10 ** token_decimals)
-        scales.append(10 ** (18 - feed_decimals))
+        config.append(convert(assets[i], uint256) | (token_decimals << 160) | (feed_decimals << 168))
         self._targets[i] = target_weights[i]
         self._max_ages[i] = DEFAULT_MAX_AGE
 
     N_ASSETS = n
-    ASSETS = assets
+    ASSET_CONFIG = config
     FEEDS = feeds
-    UNITS = units
-    PRICE_SCALES = scales
-    DECIMALS = token_decs
-    FEED_DECIMALS = feed_decs
 
     self.name = name
     self.symbol = symbol
@@ -444,7 +429,7 @@ def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receive
     # interactions: each pull must arrive in full (rejects fee-on-transfer tokens)
     for i: uint256 in range(n, bound=MAX_ASSETS):
         if pulls[i] != 0:
-            self._pull(ASSETS[i], msg.sender, pulls[i])
+            self._pull(self._asset(i), msg.sender, pulls[i])
 
     log Deposited(sender=msg.sender, receiver=receiver, shares=shares, amounts=pulls)
     return shares
@@ -487,7 +472,7 @@ def redeem(
     # interactions
     for i: uint256 in range(n, bound=MAX_ASSETS):
         if amounts[i] != 0:
-            self._push(ASSETS[i], receiver, amounts[i])
+            self._push(self._asset(i), receiver, amounts[i])
 
     log Redeemed(sender=msg.sender, receiver=receiver, owner=owner, shares=shares, amounts=amounts)
     return amounts
@@ -552,12 +537,12 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
         assert s != b, "vault: same asset"
         assert t.amount_in != 0, "vault: zero amount"
         assert t.amount_in <= holdings[s], "vault: exceeds holdings"
-        expected: uint256 = t.amount_in * prices[s] * UNITS[b] // (prices[b] * UNITS[s])
+        expected: uint256 = t.amount_in * prices[s] * self._unit(b) // (prices[b] * self._unit(s))
         floor_out: uint256 = self._div_up(expected * (BPS - slippage), BPS)
         assert t.min_amount_out >= floor_out, "vault: min out below bound"
 
-        sold_value_down += t.amount_in * prices[s] // UNITS[s]
-        sold_value_up += self._div_up(t.amount_in * prices[s], UNITS[s])
+        sold_value_down += t.amount_in * prices[s] // self._unit(s)
+        sold_value_up += self._div_up(t.amount_in * prices[s], self._unit(s))
         assert sold_value_up <= trade_cap, "vault: trade too large"
 
         received: uint256 = self._swap(router, t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
@@ -654,7 +639,7 @@ def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
 @view
 def get_assets() -> DynArray[address, MAX_ASSETS]:
     """@notice The vault's assets, in the order every per-asset array uses."""
-    return ASSETS
+    return self._assets()
 
 
 @external
@@ -739,10 +724,10 @@ def state() -> VaultState:
     for i: uint256 in range(n, bound=MAX_ASSETS):
         ages.append(self._max_ages[i])
     return VaultState(
-        assets=ASSETS,
+        assets=self._assets(),
         feeds=FEEDS,
-        decimals=DECIMALS,
-        feed_decimals=FEED_DECIMALS,
+        decimals=self._config_field(160),
+        feed_decimals=self._config_field(168),
         holdings=holdings,
         prices=prices,
         price_updated_at=updated,
@@ -1030,7 +1015,7 @@ def _read_feed(i: uint256) -> (uint256, uint256, uint256):
     round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(FEEDS[i]).latestRoundData()
     if answer <= 0:
         return 0, FEED_NON_POSITIVE, updated_at
-    price: uint256 = convert(answer, uint256) * PRICE_SCALES[i]
+    price: uint256 = convert(answer, uint256) * 10 ** (18 - ((ASSET_CONFIG[i] >> 168) & 255))
     if updated_at == 0 or answered_in_round < round_id:
         return price, FEED_INCOMPLETE, updated_at
     if updated_at > block.timestamp or block.timestamp - updated_at > self._max_ages[i]:
@@ -1081,7 +1066,7 @@ def _values(
     """@dev value_i = holdings_i * price_i / 10**decimals_i, 1e18 quote units, rounded down."""
     values: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(len(holdings), bound=MAX_ASSETS):
-        values.append(holdings[i] * prices[i] // UNITS[i])
+        values.append(holdings[i] * prices[i] // self._unit(i))
     return values
 
 
@@ -1158,9 +1143,40 @@ def _div_up(num: uint256, den: uint256) -> uint256:
 @view
 def _index_of(asset: address) -> uint256:
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        if ASSETS[i] == asset:
+        if self._asset(i) == asset:
             return i
     raise "vault: unknown asset"
+
+
+@internal
+@view
+def _asset(i: uint256) -> address:
+    return convert(convert(ASSET_CONFIG[i] & (2**160 - 1), uint160), address)
+
+
+@internal
+@view
+def _unit(i: uint256) -> uint256:
+    """@dev 10 ** token decimals of asset i."""
+    return 10 ** ((ASSET_CONFIG[i] >> 160) & 255)
+
+
+@internal
+@view
+def _assets() -> DynArray[address, MAX_ASSETS]:
+    out: DynArray[address, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        out.append(self._asset(i))
+    return out
+
+
+@internal
+@view
+def _config_field(offset: uint256) -> DynArray[uint256, MAX_ASSETS]:
+    out: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        out.append((ASSET_CONFIG[i] >> offset) & 255)
+    return out
 
 
 # ---- Internal: token movements ----

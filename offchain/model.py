@@ -15,8 +15,8 @@ the vault does. Conventions (identical to the contract):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 __all__ = [
     "BPS",
@@ -234,11 +234,7 @@ def plan_trades(
     excess = []
     for i in range(n):
         e = values[i] - targets_bps[i] * total // BPS
-        if abs(e) <= band:
-            e = 0
-        else:
-            e = e - band if e > 0 else e + band
-        excess.append(e)
+        excess.append(0 if abs(e) <= band else (e - band if e > 0 else e + band))
     sells = sorted(((e, i) for i, e in enumerate(excess) if e > 0), reverse=True)
     buys = sorted(((-e, i) for i, e in enumerate(excess) if e < 0), reverse=True)
     sell_left = {i: e for e, i in sells}

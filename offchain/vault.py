@@ -1,0 +1,172 @@
+"""Client for a deployed RebalancingVault (web3.py): one-call state reads, trade building, execution.
+
+``read_state`` turns the vault's ``state()`` struct into a ``VaultState``; ``to_model`` turns that
+into the reference ``offchain.model.VaultModel``. ``build_trades`` is how a keeper proposes a
+rebalance: ``offchain.model.plan_trades`` sizes the swaps, the router quotes them, and each
+``min_amount_out`` is the larger of the vault's oracle bound and the quote less the keeper's own
+tolerance. A quote below the oracle bound means the pool is off-price (e.g. sandwiched): the trade
+is refused here rather than sent to revert on-chain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from offchain import model
+from offchain.chain import load_artifact
+from offchain.errors import ChainError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VaultState:
+    """Decoded ``state()``: field names and units exactly as in the contract's ``VaultState``."""
+
+    assets: list[str]
+    feeds: list[str]
+    decimals: list[int]
+    feed_decimals: list[int]
+    holdings: list[int]
+    prices: list[int]
+    price_updated_at: list[int]
+    feed_status: list[int]
+    max_ages: list[int]
+    target_weights: list[int]
+    current_weights: list[int]
+    total_value: int
+    drift: int
+    needs_rebalance: bool
+    reason: int
+    drift_threshold_bps: int
+    rebalance_period: int
+    min_drift_bps: int
+    cooldown: int
+    max_slippage_bps: int
+    max_trade_bps: int
+    tolerance_bps: int
+    last_rebalance: int
+    paused: bool
+    router: str
+    total_supply: int
+    timestamp: int
+    pending_weights: list[int]
+    pending_eta: int
+
+    @property
+    def params(self) -> model.Params:
+        return model.Params(
+            drift_threshold_bps=self.drift_threshold_bps,
+            rebalance_period=self.rebalance_period,
+            min_drift_bps=self.min_drift_bps,
+            cooldown=self.cooldown,
+            max_slippage_bps=self.max_slippage_bps,
+            max_trade_bps=self.max_trade_bps,
+            tolerance_bps=self.tolerance_bps,
+        )
+
+    def to_model(self) -> model.VaultModel:
+        return model.VaultModel(
+            balances=list(self.holdings),
+            prices=list(self.prices),
+            decimals=list(self.decimals),
+            targets_bps=list(self.target_weights),
+            last_rebalance=self.last_rebalance,
+            params=self.params,
+            paused=self.paused,
+            feeds_ok=all(s == model.FEED_OK for s in self.feed_status),
+        )
+
+
+def vault_contract(w3: Web3, address: str) -> Contract:
+    return w3.eth.contract(
+        address=Web3.to_checksum_address(address), abi=load_artifact("RebalancingVault").abi
+    )
+
+
+def router_contract(w3: Web3, address: str) -> Contract:
+    return w3.eth.contract(
+        address=Web3.to_checksum_address(address), abi=load_artifact("UniswapV2RouterDouble").abi
+    )
+
+
+def read_state(vault: Contract, block: int | str = "latest") -> VaultState:
+    """One ``eth_call`` to ``state()``, decoded by the ABI's field names."""
+    raw = vault.functions.state().call(block_identifier=block)
+    abi = next(f for f in vault.abi if f.get("name") == "state")
+    names = [c["name"] for c in abi["outputs"][0]["components"]]
+    values = {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in zip(names, raw, strict=True)}
+    return VaultState(**values)
+
+
+@dataclass(frozen=True)
+class ProposedTrade:
+    """A trade ready for ``rebalance``, with what the keeper expects of it."""
+
+    sell: str
+    buy: str
+    amount_in: int
+    min_amount_out: int
+    expected_out: int  # oracle-implied
+    quoted_out: int  # router quote at proposal time
+
+    def as_tuple(self) -> tuple[str, str, int, int]:
+        return (self.sell, self.buy, self.amount_in, self.min_amount_out)
+
+
+def build_trades(
+    state: VaultState,
+    router: Contract,
+    *,
+    keeper_slippage_bps: int = 50,
+    band_bps: int = 0,
+    fee_bps: int = 30,
+    block: int | str = "latest",
+) -> list[ProposedTrade]:
+    """Trades that take the vault toward target, each bounded by oracle and quote.
+
+    ``min_amount_out = max(oracle bound, quote * (1 - keeper_slippage_bps))``. Raises
+    ``ChainError`` when a quote falls below the vault's oracle bound (pool off-price).
+    """
+    planned = model.plan_trades(
+        state.holdings,
+        state.prices,
+        state.decimals,
+        state.target_weights,
+        band_bps=band_bps,
+        fee_bps=fee_bps,
+        max_trade_bps=state.max_trade_bps,
+    )
+    out: list[ProposedTrade] = []
+    for t in planned:
+        sell, buy = state.assets[t.sell], state.assets[t.buy]
+        quoted = router.functions.getAmountsOut(t.amount_in, [sell, buy]).call(block_identifier=block)[-1]
+        floor = model.min_acceptable_out(t.expected_out, state.max_slippage_bps)
+        if quoted < floor:
+            raise ChainError(
+                f"pool {sell[:8]}../{buy[:8]}.. quotes {quoted} below the oracle bound {floor}: "
+                "pool is off-price (possible sandwich); not trading"
+            )
+        mine = quoted * (model.BPS - keeper_slippage_bps) // model.BPS
+        out.append(ProposedTrade(sell, buy, t.amount_in, max(floor, mine), t.expected_out, quoted))
+    return out
+
+
+def decode_rebalance(vault: Contract, receipt: Any) -> dict[str, Any]:
+    """The ``Rebalanced`` event and the ``Swapped`` events of one receipt, as plain dicts."""
+    rebalanced = vault.events.Rebalanced().process_receipt(receipt, errors=DISCARD)
+    swaps = vault.events.Swapped().process_receipt(receipt, errors=DISCARD)
+    if not rebalanced:
+        raise ChainError(f"transaction {receipt['transactionHash'].hex()} has no Rebalanced event")
+    return {
+        "rebalanced": dict(rebalanced[0]["args"]),
+        "swaps": [dict(s["args"]) for s in swaps],
+        "gas_used": receipt["gasUsed"],
+        "block": receipt["blockNumber"],
+    }
