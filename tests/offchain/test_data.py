@@ -15,6 +15,13 @@ from hypothesis import strategies as st
 from offchain.data import DATA_DIR, SP500_PATH, load_prices, sp500, validate_prices, validate_weights
 from offchain.errors import BallastError, InputError
 
+
+@pytest.fixture(autouse=True)
+def isolation() -> None:
+    """Pure-Python tests: override tests/conftest.py's autouse brownie ``fn_isolation`` (no chain needed),
+    so this module runs under plain ``pytest -p no:pytest-brownie`` as well as under ``brownie test``."""
+
+
 SP500_SHA256 = "ee21cac28befb1d0a739a9ceb22184f995394726aa0cfde9a21941d1ac04ac0d"
 TICKERS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO"]
 TICKERS += ["LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]

@@ -17,6 +17,12 @@ from pypfopt import expected_returns as ref_er  # noqa: E402
 from pypfopt import risk_models as ref_rm  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def isolation() -> None:
+    """Pure-Python tests: override tests/conftest.py's autouse brownie ``fn_isolation`` (no chain needed),
+    so this module runs under plain ``pytest -p no:pytest-brownie`` as well as under ``brownie test``."""
+
+
 @pytest.fixture(scope="module")
 def prices() -> pd.DataFrame:
     return sp500().iloc[-1500:]
