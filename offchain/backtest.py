@@ -105,7 +105,7 @@ class SimResult:
 def _grow(v: np.ndarray, r: np.ndarray) -> np.ndarray:
     """``v * cumprod(r, axis=0)`` in float64 (a row loop beats ``np.cumprod`` on wide arrays)."""
     if r[0].size < 512:
-        return np.cumprod(r, axis=0) * v[None]
+        return np.cumprod(r, axis=0, dtype=np.float64) * v[None]
     out = np.empty(r.shape, dtype=np.float64)
     np.multiply(v, r[0], out=out[0])
     for j in range(1, r.shape[0]):
