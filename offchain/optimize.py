@@ -41,6 +41,7 @@ re-optimise thousands of times. Infeasible or degenerate problems raise
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -137,6 +138,18 @@ def _max_step(v: np.ndarray, dv: np.ndarray) -> np.ndarray:
     return np.minimum(1.0, ratio.min(axis=1))
 
 
+def _solve(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Batched ``M x = rhs``; a singular matrix only spoils its own row (NaN), not the whole batch."""
+    try:
+        return np.linalg.solve(M, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.full(rhs.shape, np.nan)
+        for i in range(len(M)):
+            with contextlib.suppress(np.linalg.LinAlgError):
+                out[i] = np.linalg.solve(M[i], rhs[i])
+        return out
+
+
 def _newton(
     K: np.ndarray,
     G: np.ndarray,
@@ -152,7 +165,7 @@ def _newton(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One Newton direction of the KKT system, with ``ds``/``dz`` eliminated (K is the reduced matrix)."""
     top = -rd - _bmv(Gt, (z * ri - rc) / s)
-    sol = np.linalg.solve(K, np.concatenate([top, -rp], axis=1)[..., None])[..., 0]
+    sol = _solve(K, np.concatenate([top, -rp], axis=1))
     dx, dy = sol[:, :n], sol[:, n:]
     Gdx = _bmv(G, dx)
     ds = -ri - Gdx
@@ -215,7 +228,7 @@ def solve_qp(
     # Initial point: x minimising ½x'Px + q'x + ½||Gx - h||² on Ax = b; s, z shifted positive.
     K[:, :n, :n] = P + Gt @ G + reg * eye_n
     rhs = np.concatenate([-q + _bmv(Gt, h), b], axis=1)
-    sol = np.linalg.solve(K, rhs[..., None])[..., 0]
+    sol = _solve(K, rhs)
     x = sol[:, :n]
     y = sol[:, n:]
     s = h - _bmv(G, x)
@@ -309,10 +322,7 @@ def _polish(
     M[:, diag[:n], diag[:n]] += 1e-14
     M[:, diag[n:], diag[n:]] -= np.where(np.concatenate([np.ones((B, p), bool), act], axis=1), 1e-14, 0.0)
     rhs = np.concatenate([-q, b, np.where(act, h, 0.0)], axis=1)
-    try:
-        sol = np.linalg.solve(M, rhs[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        return x
+    sol = _solve(M, rhs)
     xp, zp = sol[:, :n], sol[:, n + p :]
     with np.errstate(invalid="ignore"):
         feas = (_bmv(G, xp) - h).max(axis=1) <= 1e-11 * scale_p
@@ -381,15 +391,14 @@ def _weight_qp(
 
 
 def _run(qp: tuple[np.ndarray, ...], k: int, what: str) -> np.ndarray:
+    """Solve, return the first ``k`` variables; rows that did not converge come back as NaN."""
     res = solve_qp(*qp)
+    x = res.x[:, :k].copy()
     if not res.converged.all():
-        bad = np.flatnonzero(~res.converged)
-        raise OptimisationError(
-            f"{what}: the solver did not converge for problem(s) {bad[:5].tolist()}; the inputs are "
-            f"probably ill-conditioned (try --cov ledoit-wolf or wider bounds)"
-        )
-    log.debug("%s: %d problem(s), max %d IPM iterations", what, len(res.x), int(res.iterations.max()))
-    return res.x[:, :k]
+        log.debug("%s: %d of %d problem(s) did not converge", what, int((~res.converged).sum()), len(x))
+        x[~res.converged] = np.nan
+    log.debug("%s: %d problem(s), max %d IPM iterations", what, len(x), int(res.iterations.max(initial=0)))
+    return x
 
 
 def _max_return(mu: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -451,15 +460,10 @@ def _max_sharpe(mu, S, lo, hi, rf):
     G[:, k : 2 * k, k] = lo
     G[:, 2 * k, k] = -1.0
     h = np.zeros((B, 2 * k + 1))
-    res = solve_qp(P, np.zeros((B, n)), A, b, G, h)
-    if not res.converged.all():
-        bad = np.flatnonzero(~res.converged)
-        raise OptimisationError(
-            f"max-sharpe: the solver did not converge for problem(s) {bad[:5].tolist()}; the inputs are "
-            f"probably ill-conditioned (try --cov ledoit-wolf)"
-        )
-    y, kappa = res.x[:, :k], res.x[:, k]
-    return y / kappa[:, None]
+    x = _run((P, np.zeros((B, n)), A, b, G, h), n, "max-sharpe")
+    y, kappa = x[:, :k], x[:, k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((kappa > 0)[:, None], y / kappa[:, None], np.nan)
 
 
 def _target_return(mu, S, lo, hi, target, w0, cost):
@@ -929,6 +933,13 @@ def optimize_batch(
         full[:, free] = w
         keep = np.all(np.isfinite(w), axis=1)
         out[gi[keep]] = full[keep]
+        for i in gi[~keep]:
+            tag = f"problem {i}: " if B > 1 else ""
+            errors.setdefault(
+                int(i),
+                f"{tag}the {obj} solver did not converge; the inputs are "
+                f"probably ill-conditioned (try the ledoit-wolf covariance or wider bounds)",
+            )
     if errors:
         first = min(errors)
         if on_error == "raise":

@@ -480,3 +480,32 @@ def test_optimiser_bps_respect_bounds(inputs: dict) -> None:
     pf = optimize(mu, S, "max-sharpe", bounds=(0.01, 0.15))
     assert int(pf.bps.sum()) == 10_000
     assert pf.bps.min() >= 100 and pf.bps.max() <= 1500
+
+
+def test_a_non_converging_problem_only_spoils_its_own_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    import offchain.optimize as opt
+
+    real = opt.solve_qp
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        res = real(*args, **kwargs)
+        conv = res.converged.copy()
+        conv[1] = False
+        return opt.QPSolution(x=res.x, converged=conv, iterations=res.iterations)
+
+    monkeypatch.setattr(opt, "solve_qp", flaky)
+    mu, S = _rolling(4)
+    W = optimize_batch(mu, S, "min-variance", on_error="nan")
+    assert np.isnan(W[1]).all() and np.isfinite(W[[0, 2, 3]]).all()
+    with pytest.raises(OptimisationError, match="problem 1: the min-variance solver did not converge"):
+        optimize_batch(mu, S, "min-variance")
+
+
+def test_singular_linear_system_is_isolated() -> None:
+    from offchain.optimize import _solve
+
+    M = np.stack([np.eye(2), np.zeros((2, 2)), 2 * np.eye(2)])
+    out = _solve(M, np.ones((3, 2)))
+    np.testing.assert_array_equal(out[0], [1, 1])
+    assert np.isnan(out[1]).all()
+    np.testing.assert_array_equal(out[2], [0.5, 0.5])
