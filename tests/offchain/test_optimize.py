@@ -469,7 +469,7 @@ def test_to_bps_rejects_bad_input() -> None:
         ([0.5, 0.4], "sum to"),
         ([1.5, -0.5], "non-negative"),
         ([np.nan, 1], "finite"),
-        ([], ""),
+        ([], "non-empty"),
     ]:
         with pytest.raises(InputError, match=pattern):
             to_bps(bad)
