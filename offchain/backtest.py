@@ -11,6 +11,8 @@ Conventions
   the policy looks at the close weights and, if it fires, the vault trades at the close (bt's timing).
 * Trades follow the keeper's plan (``offchain.costs.plan_pairs`` == ``offchain.model.plan_trades``,
   band edge for ``BandEdge``), fees and price impact are lost on the buy side, gas is deducted pro rata.
+  A trigger whose plan has no swap (e.g. band-edge with no asset beyond its band on the buy side) sends
+  no transaction: no gas, not counted, and ``last_rebalance`` keeps its value.
 
 How it is fast
 --------------
@@ -43,7 +45,7 @@ __all__ = ["SimResult", "Event", "simulate", "backtest", "MAX_RECORD_PATHS"]
 
 log = logging.getLogger(__name__)
 
-MAX_RECORD_PATHS = 64  # value series are kept for every path up to this many paths
+MAX_RECORD_PATHS = 64  # with ``record``, value series are kept for the first this-many paths
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class SimResult:
     """Outcome of one policy on one scenario.
 
     ``per_path`` holds metric arrays of shape ``(paths,)`` (see ``offchain.metrics``), ``summary`` their
-    mean and percentiles. With ``record``: ``values`` ``(T, paths)`` (paths <= ``MAX_RECORD_PATHS``) and,
+    mean and percentiles. With ``record``: ``values`` ``(T, k)`` for the first ``k = min(paths,
+    MAX_RECORD_PATHS)`` paths and,
     for path 0, post-trade ``weights`` ``(T, n)``, pre-trade ``drift`` ``(T,)`` (fraction), ``targets``
     ``(T, n)`` and the rebalance ``events``.
     """
@@ -143,7 +146,8 @@ class _Engine:
         self.ppy = scenario.periods_per_year()
         self.L = 64 if n_paths == 1 else 8
         self.record = record
-        self.rec_values = np.empty((self.T, n_paths)) if record and n_paths <= MAX_RECORD_PATHS else None
+        self.n_rec = min(n_paths, MAX_RECORD_PATHS)
+        self.rec_values = np.empty((self.T, self.n_rec)) if record else None
         if self.rec_values is not None:
             self.rec_values[0] = initial_value
         if record:
@@ -188,7 +192,7 @@ class _Engine:
             w0 += L
         self.acc.update(self.vals, self.rt)
         if self.rec_values is not None:
-            self.rec_values[t0 + 1 : t0 + K + 1] = self.vals
+            self.rec_values[t0 + 1 : t0 + K + 1] = self.vals[:, : self.n_rec]
         if self.dynamic:
             lb = self.tail.shape[0]  # type: ignore[union-attr]
             self.tail = self.H[-lb:].copy()
@@ -297,12 +301,15 @@ class _Engine:
         acc.impact[pf] += res.impact
         acc.gas[pf] += res.gas
         acc.turnover[pf] += res.sold / pre.sum(axis=1)
-        acc.rebalances[pf] += 1
-        self.last[pf] = self.times[obs_f]
+        # a trigger whose plan has no swap sends no transaction: the vault's clock does not restart
+        sent = res.swaps > 0
+        acc.rebalances[pf] += sent
+        ps = pf[sent]
+        self.last[ps] = self.times[obs_f[sent]]
         if self.keys is not None:
-            self.last_key[pf] = self.keys[obs_f]
+            self.last_key[ps] = self.keys[obs_f[sent]]
         if self.record:
-            k0 = np.flatnonzero(pf == 0)
+            k0 = np.flatnonzero((pf == 0) & sent)
             if k0.size:
                 k = int(k0[0])
                 o = int(obs_f[k])

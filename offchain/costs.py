@@ -14,7 +14,7 @@ Conventions
   ``v (1-f) - out``.
 * Gas per rebalance is ``(gas_per_rebalance + gas_per_swap * swaps) * gas_price_gwei * 1e-9 *
   native_price_usd`` USD. The simulator deducts it pro rata from the vault (the keeper's bill is the
-  vault's cost of running the strategy).
+  vault's cost of running the strategy). A rebalance whose plan has no swap is not sent (no gas).
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def _charge_gas(
     swaps: np.ndarray,
     costs: CostModel,
 ) -> TradeResult:
-    gas = costs.gas_usd(swaps)
+    gas = np.where(swaps > 0, costs.gas_usd(swaps), 0.0)  # an empty plan is never sent: no gas
     tot = new.sum(axis=1)
     if np.any(gas > 0):
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -62,9 +62,10 @@ def _naive(sc, targets, policy: Policy, costs: CostModel, paths: int, seed: int,
                 res = execute_rebalance(v[None, :], targets, costs, band=policy.trade_band_bps / BPS)
                 v = res.values[0]
                 fee += float(res.fees[0] + res.impact[0] + res.gas[0])
-                last = times[t]
-                last_key = keys[t] if keys is not None else 0
-                n_reb += 1
+                if res.swaps[0] > 0:  # an empty plan is not sent
+                    last = times[t]
+                    last_key = keys[t] if keys is not None else 0
+                    n_reb += 1
         finals.append(v.sum())
         counts.append(n_reb)
         fees.append(fee)
