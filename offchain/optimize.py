@@ -99,6 +99,7 @@ BoundsLike = (
     | np.ndarray
 )
 
+Arr = np.ndarray
 _FEAS_TOL = 1e-9  # slack allowed when checking that bounds / targets are attainable
 _CHUNK = 128  # problems per vectorised IPM pass (keeps the (B, n, n) work arrays in cache)
 
@@ -431,17 +432,29 @@ def _quad(w: np.ndarray, S: np.ndarray) -> np.ndarray:
     return np.einsum("bi,bij,bj->b", w, S, w)
 
 
-def _min_variance(S, lo, hi, w0, cost):
+def _min_variance(S: Arr, lo: Arr, hi: Arr, w0: Arr | None, cost: Arr | None) -> Arr:
+    """min w'Σw (+ cost·|w - w0|)."""
     qp = _weight_qp(2.0 * S, np.zeros(lo.shape), lo, hi, w0=w0, cost=cost)
     return _run(qp, lo.shape[1], "min-variance")
 
 
-def _utility(mu, S, lo, hi, delta, w0, cost, what="quadratic-utility"):
+def _utility(
+    mu: Arr,
+    S: Arr,
+    lo: Arr,
+    hi: Arr,
+    delta: Arr,
+    w0: Arr | None,
+    cost: Arr | None,
+    what: str = "quadratic-utility",
+) -> Arr:
+    """max mu'w - δ/2 w'Σw (- cost·|w - w0|)."""
     qp = _weight_qp(delta[:, None, None] * S, -mu, lo, hi, w0=w0, cost=cost)
     return _run(qp, lo.shape[1], what)
 
 
-def _max_sharpe(mu, S, lo, hi, rf):
+def _max_sharpe(mu: Arr, S: Arr, lo: Arr, hi: Arr, rf: Arr) -> Arr:
+    """Tangency portfolio via y = w/κ: min y'Σy s.t. (mu - rf)'y = 1, sum(y) = κ, lo·κ <= y <= hi·κ."""
     B, k = mu.shape
     n = k + 1
     P = np.zeros((B, n, n))
@@ -466,7 +479,8 @@ def _max_sharpe(mu, S, lo, hi, rf):
         return np.where((kappa > 0)[:, None], y / kappa[:, None], np.nan)
 
 
-def _target_return(mu, S, lo, hi, target, w0, cost):
+def _target_return(mu: Arr, S: Arr, lo: Arr, hi: Arr, target: Arr, w0: Arr | None, cost: Arr | None) -> Arr:
+    """min w'Σw (+ cost·|w - w0|) s.t. mu'w >= target."""
     qp = _weight_qp(
         2.0 * S,
         np.zeros(mu.shape),
@@ -480,7 +494,9 @@ def _target_return(mu, S, lo, hi, target, w0, cost):
     return _run(qp, lo.shape[1], "target-return")
 
 
-def _target_volatility(mu, S, lo, hi, target, w0, cost):
+def _target_volatility(
+    mu: Arr, S: Arr, lo: Arr, hi: Arr, target: Arr, w0: Arr | None, cost: Arr | None
+) -> Arr:
     """max mu'w - c|w - w0| s.t. w'Σw <= target²: root-find on t in min ½w'Σw - t(mu'w - c|w - w0|)."""
     B, k = mu.shape
     var_target = target**2
