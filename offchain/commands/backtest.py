@@ -286,6 +286,8 @@ def emit(
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return 0
     console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 160))
     console.print(comparison_table(results, title))
     for n in notes:
         console.print(f"[dim]{n}[/dim]")
