@@ -807,14 +807,16 @@ def optimize_batch(
     if mu.ndim == 1:
         mu = mu[None, :]
     if cov.ndim == 2:
-        cov = np.broadcast_to(cov, (mu.shape[0], *cov.shape))
-    B, n = mu.shape
-    if cov.shape != (B, n, n):
+        cov = cov[None]
+    if mu.ndim != 2 or cov.ndim != 3:
         raise InputError(
-            f"covariance must have shape ({B}, {n}, {n}) to match expected returns, got {cov.shape}"
+            f"expected returns must be (B, n) and covariances (B, n, n); got {mu.shape}, {cov.shape}"
         )
-    if mu.shape[0] == 1 and cov.shape[0] != 1:
-        mu = np.broadcast_to(mu, (cov.shape[0], n))
+    B, n = max(mu.shape[0], cov.shape[0]), mu.shape[1]
+    if mu.shape[0] not in (1, B) or cov.shape not in ((1, n, n), (B, n, n)):
+        raise InputError(f"covariance shape {cov.shape} does not match expected returns shape {mu.shape}")
+    mu = np.broadcast_to(mu, (B, n))
+    cov = np.broadcast_to(cov, (B, n, n))
     names = [str(a) for a in assets] if assets is not None else [f"asset {i}" for i in range(n)]
     if len(names) != n:
         raise InputError(f"{len(names)} asset names for {n} assets")

@@ -509,3 +509,14 @@ def test_singular_linear_system_is_isolated() -> None:
     np.testing.assert_array_equal(out[0], [1, 1])
     assert np.isnan(out[1]).all()
     np.testing.assert_array_equal(out[2], [0.5, 0.5])
+
+
+def test_batch_broadcasts_shared_inputs() -> None:
+    mu, S = _rolling(3)
+    a = optimize_batch(mu, S[0], "min-variance")  # one covariance for every problem
+    b = optimize_batch(mu[0], S, "max-sharpe")  # one return vector for every problem
+    assert a.shape == b.shape == (3, mu.shape[1])
+    np.testing.assert_allclose(a[0], a[2], atol=1e-12)  # min-variance ignores mu
+    np.testing.assert_allclose(b[0], optimize_batch(mu[0], S[0], "max-sharpe")[0], atol=1e-12)
+    with pytest.raises(InputError, match="does not match"):
+        optimize_batch(mu, S[:2], "min-variance")
