@@ -680,6 +680,24 @@ def parse_bounds(text: str, assets: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     return resolve_bounds(spec, assets)
 
 
+def _culprits(S: np.ndarray, names: Sequence[str] | None) -> str:
+    """Name what makes a covariance singular: constant assets, perfectly correlated pairs."""
+    k = S.shape[0]
+    names = list(names) if names is not None else [f"asset {i}" for i in range(k)]
+    d = np.diag(S).copy()
+    scale = max(float(d.max()), 1e-300)
+    const = [names[i] for i in np.flatnonzero(d <= 1e-14 * scale)]
+    if const:
+        return f": constant (zero-variance) price series {', '.join(const[:5])}"
+    sd = np.sqrt(d)
+    corr = S / np.outer(sd, sd)
+    iu = np.argwhere(np.triu(np.abs(corr) >= 1 - 1e-9, k=1))
+    if len(iu):
+        pairs = [f"{names[a]}~{names[b]}" for a, b in iu[:3]]
+        return f": perfectly correlated (duplicate) assets {', '.join(pairs)}"
+    return ": collinear assets, or fewer observations than assets"
+
+
 def _check_batch(
     mu: np.ndarray,
     S: np.ndarray,
@@ -690,6 +708,7 @@ def _check_batch(
     rf: np.ndarray,
     target: np.ndarray | None,
     labels: Sequence[str],
+    names: Sequence[str] | None = None,
 ) -> list[str | None]:
     """Vectorised feasibility/degeneracy checks for a group of reduced problems (same free assets).
 
@@ -734,8 +753,8 @@ def _check_batch(
         singular,
         lambda j: (
             f"covariance matrix of the {k} allowed assets is singular or not positive definite "
-            f"(eigenvalues {eig[j, 0]:.3g} .. {eig[j, -1]:.3g}): a duplicated or constant asset, or fewer "
-            f"observations than assets; use --cov ledoit-wolf, a longer history, or drop assets"
+            f"(eigenvalues {eig[j, 0]:.3g} .. {eig[j, -1]:.3g}){_culprits(Sf[j], names)}; "
+            f"use --cov ledoit-wolf, a longer history, or drop/exclude assets"
         ),
     )
     if obj in ("max-sharpe", "target-return"):
@@ -882,6 +901,7 @@ def optimize_batch(
             rf[idx],
             None if target is None else target[idx],
             labels,
+            [nm for nm, f in zip(names, free, strict=True) if f],
         )
         good = [j for j, msg in enumerate(msgs) if msg is None]
         for j, msg in enumerate(msgs):

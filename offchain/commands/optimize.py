@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -300,13 +301,17 @@ def run(args: argparse.Namespace) -> int:
         else args.trading_days,
         "excluded": exclude,
     }
-    if as_json:
-        payload = {**meta, **pf.as_dict()}
-        if current is not None:
-            payload["current"] = dict(zip(assets, map(float, current), strict=True))
-        print(json.dumps(payload, indent=2))
-    else:
-        _print_table(pf, meta, current, set(exclude))
+    try:
+        if as_json:
+            payload = {**meta, **pf.as_dict()}
+            if current is not None:
+                payload["current"] = dict(zip(assets, map(float, current), strict=True))
+            print(json.dumps(payload, indent=2))
+        else:
+            _print_table(pf, meta, current, set(exclude))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `ballast optimize ... | head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -270,9 +270,23 @@ def test_singular_covariance_from_duplicate_column(
     path = tmp_path / "dup.csv"
     prices.to_csv(path)
     line = _fail(capsys, ["optimize", str(path), "--objective", "min-variance"])
-    assert "singular" in line and "ledoit-wolf" in line
+    assert "singular" in line and "ledoit-wolf" in line and "AAPL~AAPL_COPY" in line
     # shrinkage fixes it
     data = _json(
         capsys, ["optimize", str(path), "--objective", "min-variance", "--cov", "ledoit-wolf", "--json"]
     )
     assert np.isclose(sum(data["weights"].values()), 1.0)
+
+
+def test_constant_price_column_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = sp500().loc["2022-01-01":, ["KO", "PG"]].copy()
+    prices["STABLE"] = 1.0
+    path = tmp_path / "const.csv"
+    prices.to_csv(path)
+    line = _fail(capsys, ["optimize", str(path), "--objective", "min-variance"])
+    assert "constant (zero-variance) price series STABLE" in line
+    # excluding it is the fix
+    data = _json(
+        capsys, ["optimize", str(path), "--objective", "min-variance", "--exclude", "STABLE", "--json"]
+    )
+    assert data["weights"]["STABLE"] == 0.0 and data["bps"]["STABLE"] == 0
