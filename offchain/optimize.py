@@ -129,7 +129,7 @@ class QPSolution:
 
 def _bmv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Batched matrix-vector product: (B, r, c) @ (B, c) -> (B, r)."""
-    return np.einsum("bij,bj->bi", M, v)
+    return (M @ v[..., None])[..., 0]
 
 
 def _max_step(v: np.ndarray, dv: np.ndarray) -> np.ndarray:
