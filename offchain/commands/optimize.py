@@ -23,7 +23,7 @@ from offchain.errors import InputError
 from offchain.estimators import COV_METHODS, RETURN_METHODS, TRADING_DAYS, covariance, expected_returns
 from offchain.optimize import OBJECTIVES, Portfolio, normalise_objective, optimize, parse_bounds
 
-__all__ = ["register", "run", "parse_current"]
+__all__ = ["register", "run", "parse_current", "parse_exclude"]
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
     p.add_argument(
         "--exclude",
         default=_env("EXCLUDE"),
-        help="comma-separated tickers to hold at 0, e.g. an ESG exclusion list 'XOM,CVX' "
-        "[env: BALLAST_EXCLUDE]",
+        help="tickers to hold at 0, e.g. an ESG exclusion list: 'XOM,CVX', or '@FILE' with one ticker per "
+        "line [env: BALLAST_EXCLUDE]",
     )
     p.add_argument(
         "--risk-free",
@@ -232,6 +232,29 @@ def parse_current(text: str, assets: list[str]) -> np.ndarray:
         raise InputError(f"--current must hold numbers, got {text!r}") from exc
 
 
+def parse_exclude(text: str | None) -> list[str]:
+    """``--exclude``: comma-separated tickers, or ``@FILE`` naming a text file with tickers separated by
+    commas/newlines (``#`` starts a comment), e.g. an ESG exclusion list. Returns unique tickers in order."""
+    if text is None or not str(text).strip():
+        return []
+    raw = str(text).strip()
+    if raw.startswith("@"):
+        path = Path(raw[1:]).expanduser()
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"cannot read exclusion list {path} ({exc.__class__.__name__}); check the path"
+            ) from exc
+        raw = ",".join(line.split("#", 1)[0] for line in content.splitlines())
+    out: list[str] = []
+    for item in raw.replace("\n", ",").split(","):
+        name = item.strip()
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
 def _load(source: str | None) -> tuple[pd.DataFrame, str]:
     if source is None or not str(source).strip():
         raise InputError("no price data given; pass PRICES.csv (or 'sp500'), or set BALLAST_PRICES")
@@ -272,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
     mu = expected_returns(prices, args.returns, frequency=args.trading_days, span=args.returns_span)
     cov = covariance(prices, args.cov, frequency=args.trading_days, span=args.cov_span)
     bounds = parse_bounds(args.bounds, assets) if args.bounds else None
-    exclude = [t.strip() for t in (args.exclude or "").split(",") if t.strip()]
+    exclude = parse_exclude(args.exclude)
     current = parse_current(args.current, assets) if args.current else None
     if args.turnover_penalty > 0 and current is None:
         raise InputError("--turnover-penalty needs --current (the weights you hold now)")

@@ -290,3 +290,13 @@ def test_constant_price_column_is_named(tmp_path: Path, capsys: pytest.CaptureFi
         capsys, ["optimize", str(path), "--objective", "min-variance", "--exclude", "STABLE", "--json"]
     )
     assert data["weights"]["STABLE"] == 0.0 and data["bps"]["STABLE"] == 0
+
+
+def test_exclusion_list_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    esg = tmp_path / "esg.txt"
+    esg.write_text("# fossil fuels\nXOM\nCVX  # integrated oil\n\nRRC\n")
+    data = _json(capsys, ["optimize", "sp500", *WINDOW, "--exclude", f"@{esg}", "--json"])
+    assert data["excluded"] == ["XOM", "CVX", "RRC"]
+    assert all(data["bps"][t] == 0 for t in ["XOM", "CVX", "RRC"])
+    line = _fail(capsys, ["optimize", "sp500", "--exclude", f"@{tmp_path}/missing.txt"])
+    assert "cannot read exclusion list" in line
