@@ -345,32 +345,39 @@ class _Engine:
         while e < K:
             s_end = min(e + L, K)
             tg = self.tgt[:, 0]
-            Wn = G[e + 1 : s_end + 1] * (V / G[e])
-            tot = Wn.sum(axis=1)
-            drift = np.abs(Wn - tot[:, None] * tg).max(axis=1) / tot
-            obs = np.arange(t0 + e + 1, t0 + s_end + 1)
+            Gs = G[e + 1 : s_end + 1]
+            c = V / G[e]  # holdings at step s are Gs[s] * c
+            tot = Gs @ c
+            # deviations W - tot * tg in one product: W_i - t_i sum_j W_j = sum_j Gs_j c_j (delta_ji - t_i)
+            M = np.multiply.outer(c, -tg)
+            M.flat[:: self.n + 1] += c
+            dev = M.T @ Gs.T  # (n, L): reduce over the fast axis
+            np.abs(dev, out=dev)
+            drift = dev.max(axis=0)
+            drift /= tot
+            a, b = t0 + e + 1, t0 + s_end + 1  # observations covered
             kw: dict[str, Any] = {}
             if keys is not None:
-                kw["key"] = keys[obs]
+                kw["key"] = keys[a:b]
                 kw["last_key"] = self.last_key[0]
             if self.dynamic:
-                kw["step"] = obs
+                kw["step"] = np.arange(a, b)
                 self.rt[e:s_end, 0] = r[e:s_end] @ tg - 1.0
-            reason = pol.reason(drift, times[obs], self.last[0], **kw)
+            reason = pol.reason(drift, times[a:b], self.last[0], **kw)
             nz = np.flatnonzero(reason)
             stop = int(nz[0]) if nz.size else s_end - e - 1
             vals[e : e + stop + 1] = tot[: stop + 1]
             if self.record:
-                o = obs[: stop + 1]
-                self.rec_w[o] = Wn[: stop + 1] / tot[: stop + 1, None]
-                self.rec_drift[o] = drift[: stop + 1]
-                self.rec_tgt[o] = tg
+                self.rec_w[a : a + stop + 1] = Gs[: stop + 1] * c / tot[: stop + 1, None]
+                self.rec_drift[a : a + stop + 1] = drift[: stop + 1]
+                self.rec_tgt[a : a + stop + 1] = tg
             if not nz.size:
-                V = Wn[-1]
+                V = Gs[-1] * c
                 e = s_end
                 L = min(2 * L, 8192)
                 continue
-            post = self._trade(one, obs[stop : stop + 1], Wn[stop][None, :], reason[stop : stop + 1])[0]
+            pre = (Gs[stop] * c)[None, :]
+            post = self._trade(one, np.array([a + stop]), pre, reason[stop : stop + 1])[0]
             vals[e + stop] = post.sum()
             V = post
             e += stop + 1

@@ -93,6 +93,7 @@ class CostModel:
     max_trade_bps: float = float(BPS)
     min_trade_usd: float = 0.0
     _liq: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _frictionless: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         checks = {
@@ -123,6 +124,14 @@ class CostModel:
                 "pool_liquidity_usd must be a positive number (or inf) or an (n, n) matrix of them"
             )
         object.__setattr__(self, "_liq", liq)
+        frictionless = (
+            float(self.fee_bps) == 0
+            and bool(np.all(np.isinf(liq)))
+            and float(self.sell_haircut_bps) == 0
+            and float(self.max_trade_bps) >= BPS
+            and float(self.min_trade_usd) == 0
+        )
+        object.__setattr__(self, "_frictionless", frictionless)
 
     @classmethod
     def zero(cls) -> CostModel:
@@ -141,13 +150,7 @@ class CostModel:
     @property
     def frictionless_trades(self) -> bool:
         """No fee, no impact, no haircut, no cap, no dust filter: a rebalance lands exactly on target."""
-        return (
-            self.fee_bps == 0
-            and bool(np.all(np.isinf(self._liq)))
-            and self.sell_haircut_bps == 0
-            and self.max_trade_bps >= BPS
-            and self.min_trade_usd == 0
-        )
+        return self._frictionless
 
     @property
     def fee(self) -> float:

@@ -85,10 +85,14 @@ class PathAccumulator:
         self.sum_r2 += np.einsum("kp,kp->p", r, r)
         self.sum_a += a.sum(axis=0)
         self.sum_a2 += np.einsum("kp,kp->p", a, a)
-        run_peak = np.empty_like(values)  # running max, row by row (faster than ufunc.accumulate here)
-        np.maximum(values[0], self.peak, out=run_peak[0])
-        for k in range(1, values.shape[0]):
-            np.maximum(run_peak[k - 1], values[k], out=run_peak[k])
+        if values.shape[1] < 256:
+            run_peak = np.maximum.accumulate(values, axis=0)
+            np.maximum(run_peak, self.peak, out=run_peak)
+        else:  # wide blocks: a row loop is faster than ufunc.accumulate along axis 0
+            run_peak = np.empty_like(values)
+            np.maximum(values[0], self.peak, out=run_peak[0])
+            for k in range(1, values.shape[0]):
+                np.maximum(run_peak[k - 1], values[k], out=run_peak[k])
         dd = 1.0 - values / run_peak
         np.maximum(self.max_dd, dd.max(axis=0), out=self.max_dd)
         self.peak = run_peak[-1].copy()
@@ -130,6 +134,10 @@ def summarise(per_path: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for key, arr in per_path.items():
         a = np.asarray(arr, dtype=float)
+        if a.size == 1:  # one path: every statistic is the value itself
+            v = float(a[0])
+            out[key] = {"mean": v, **{f"p{p}": v for p in PERCENTILES}}
+            continue
         finite = a[np.isfinite(a)]
         row: dict[str, float] = {"mean": float(finite.mean()) if finite.size else float("nan")}
         qs = np.percentile(finite, PERCENTILES) if finite.size else [float("nan")] * len(PERCENTILES)

@@ -160,6 +160,13 @@ class Policy(ABC):
         )
 
 
+def _fits(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """True when an array of ``shape`` broadcasts to ``target`` without enlarging it."""
+    return len(shape) <= len(target) and all(
+        a in (1, b) for a, b in zip(shape[::-1], target[::-1], strict=False)
+    )
+
+
 def _vault_reason(
     drift: np.ndarray,
     now: np.ndarray,
@@ -173,8 +180,9 @@ def _vault_reason(
     drift = np.asarray(drift, dtype=float)
     if cooldown == 0 and period >= NEVER:  # pure threshold: skip the clock (hot path of the simulator)
         out = (drift >= threshold_bps / BPS).astype(np.int8)
-        shape = np.broadcast_shapes(drift.shape, np.shape(now), np.shape(last))
-        return out if out.shape == shape else np.broadcast_to(out, shape).copy()
+        if _fits(np.shape(now), drift.shape) and _fits(np.shape(last), drift.shape):
+            return out
+        return np.broadcast_to(out, np.broadcast_shapes(drift.shape, np.shape(now), np.shape(last))).copy()
     now = np.asarray(now, dtype=np.int64)
     last = np.asarray(last, dtype=np.int64)
     ok = now >= last + cooldown

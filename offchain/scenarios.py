@@ -256,4 +256,4 @@ class HistoricalScenario(Scenario):
         if n_paths != 1:
             raise InputError("a historical replay has exactly one path")
         # One block: the engine is fastest on a single path when it sees the whole history at once.
-        yield np.ascontiguousarray(self.hist[:, :, None])
+        yield self.hist[:, :, None]
