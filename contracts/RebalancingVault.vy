@@ -32,8 +32,9 @@
           most `max_slippage_bps` of the value traded; the value traded is capped at
           `max_trade_bps` of the vault; every touched asset must end no further from target and
           not past it by more than `tolerance_bps`; drift must strictly fall.
-        - Router: approved for exactly `amount_in` per trade, allowance reset to zero if any is
-          left; outputs are measured by balance difference, never taken from return values.
+        - Router: approved for exactly `amount_in` per trade and must consume all of it
+          ("vault: partial fill"), so no allowance is ever left; outputs are measured by balance
+          difference, never taken from return values.
         - Non-standard ERC-20s: no-return tokens handled (`default_return_value=True`);
           fee-on-transfer deposits revert ("vault: transfer amount mismatch").
         - Reentrancy: one global `@nonreentrant` lock on every state-changing entry point and on
@@ -1189,8 +1190,8 @@ def _swap(
     buy_before: uint256 = staticcall IERC20(buy).balanceOf(self)
     assert extcall IERC20(sell).approve(router, amount_in, default_return_value=True), "vault: approve failed"
     extcall IUniswapV2Router(router).swapExactTokensForTokens(amount_in, min_out, [sell, buy], self, deadline)
-    if staticcall IERC20(sell).allowance(self, router) != 0:
-        assert extcall IERC20(sell).approve(router, 0, default_return_value=True), "vault: approve failed"
+    # the router must pull exactly `amount_in`: holdings stay exact and no allowance is left over
+    assert staticcall IERC20(sell).allowance(self, router) == 0, "vault: partial fill"
     return staticcall IERC20(buy).balanceOf(self) - buy_before
 
 

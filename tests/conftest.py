@@ -36,7 +36,7 @@ DEFAULT_WEIGHTS = (4_000, 3_000, 2_000, 1_000)  # bps
 
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
-    pass
+    """Chain snapshot/revert around every contract test (tests/offchain overrides this)."""
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +188,8 @@ def make_basket(owner, keeper, guardian, amm, chain, web3, ERC20Double, Aggregat
         answers = [p * 10**FEED_DECIMALS for p in prices]
         tokens = []
         for i in range(n):
-            cls = (token_classes[i] if token_classes else None) or ERC20Double
+            # (a brownie ContractContainer is falsy until deployed: compare with None)
+            cls = token_classes[i] if token_classes and token_classes[i] is not None else ERC20Double
             tokens.append(cls.deploy(f"Token{i}", f"TK{i}", decimals[i], {"from": owner}))
         feeds = [
             AggregatorDouble.deploy(FEED_DECIMALS, f"TK{i} / USD", answers[i], {"from": owner})
