@@ -173,11 +173,13 @@ class CostModel:
 
 
 def _desc_order(x: np.ndarray) -> np.ndarray:
-    """Per-row indices sorting ``x`` descending, ties broken by the *larger* index first -- the order of
-    ``sorted(((e, i) ...), reverse=True)`` in ``plan_trades``."""
-    n = x.shape[1]
-    rev = np.argsort(-x[:, ::-1], axis=1, kind="stable")
-    return n - 1 - rev
+    """Per-row indices sorting ``x`` (>= 0) descending, as ``plan_trades`` orders surpluses/deficits.
+
+    Ties are not broken the way ``plan_trades`` does (larger index first): zero entries are empty
+    intervals whatever their order, and two exactly equal positive float surpluses do not occur in
+    practice (when they do, totals per asset are unchanged; only who pairs with whom may differ).
+    """
+    return np.argsort(-x, axis=1)
 
 
 def plan_pairs(
@@ -281,6 +283,14 @@ def _charge_gas(
     swaps: np.ndarray,
     costs: CostModel,
 ) -> TradeResult:
+    if (
+        costs.gas_price_gwei == 0
+        or costs.native_price_usd == 0
+        or (costs.gas_per_rebalance == 0 and costs.gas_per_swap == 0)
+    ):
+        return TradeResult(
+            values=new, fees=fees, impact=impact, gas=np.zeros(new.shape[0]), sold=sold, swaps=swaps
+        )
     gas = np.where(swaps > 0, costs.gas_usd(swaps), 0.0)  # an empty plan is never sent: no gas
     tot = new.sum(axis=1)
     if np.any(gas > 0):
@@ -295,10 +305,9 @@ def _frictionless(v: np.ndarray, targets: np.ndarray, costs: CostModel) -> Trade
     """Zero fee/impact/haircut: every asset lands exactly on target (what the greedy plan does then);
     the swap count of the greedy schedule in general position is #sellers + #buyers - 1."""
     tot = v.sum(axis=1, keepdims=True)
-    new = np.broadcast_to(np.asarray(targets, dtype=float), v.shape) * tot
-    excess = v - new
-    eps = 1e-12 * tot
-    swaps = np.maximum((excess > eps).sum(axis=1) + (excess < -eps).sum(axis=1) - 1, 0)
+    new = np.multiply(targets, tot)
+    excess = np.abs(v - new)
+    swaps = np.maximum(np.count_nonzero(excess > 1e-12 * tot, axis=1) - 1, 0)
+    sold = 0.5 * excess.sum(axis=1)  # surpluses and deficits balance
     zero = np.zeros(v.shape[0])
-    sold = np.clip(excess, 0.0, None).sum(axis=1)
-    return _charge_gas(np.array(new), zero, zero.copy(), sold, swaps, costs)
+    return _charge_gas(new, zero, zero, sold, swaps, costs)

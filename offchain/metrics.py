@@ -76,10 +76,10 @@ class PathAccumulator:
         target portfolio's simple returns over the same steps."""
         if values.shape[0] == 0:
             return
-        prev = np.empty_like(values)
-        prev[0] = self.last
-        prev[1:] = values[:-1]
-        r = values / prev - 1.0
+        r = np.empty_like(values)
+        np.divide(values[0], self.last, out=r[0])
+        np.divide(values[1:], values[:-1], out=r[1:])
+        r -= 1.0
         a = r - target_returns
         self.sum_r += r.sum(axis=0)
         self.sum_r2 += np.einsum("kp,kp->p", r, r)
@@ -93,9 +93,10 @@ class PathAccumulator:
             np.maximum(values[0], self.peak, out=run_peak[0])
             for k in range(1, values.shape[0]):
                 np.maximum(run_peak[k - 1], values[k], out=run_peak[k])
-        dd = 1.0 - values / run_peak
-        np.maximum(self.max_dd, dd.max(axis=0), out=self.max_dd)
-        self.peak = run_peak[-1].copy()
+        peak_last = run_peak[-1].copy()
+        np.divide(values, run_peak, out=run_peak)  # value / running peak; drawdown = 1 - that
+        np.maximum(self.max_dd, 1.0 - run_peak.min(axis=0), out=self.max_dd)
+        self.peak = peak_last
         self.last = values[-1].copy()
         self.steps += values.shape[0]
 

@@ -219,3 +219,42 @@ def test_bad_inputs() -> None:
     bad.iloc[5, 1] = -1.0
     with pytest.raises(InputError):
         HistoricalScenario(bad)
+
+
+class _Fixed(GBMScenario):
+    """A GBM calendar with fixed, pre-drawn returns (so one path can be replayed alone)."""
+
+    def __init__(self, R: np.ndarray) -> None:
+        super().__init__(["A", "B", "C", "D"], [0.0] * 4, [0.1] * 4, n_steps=R.shape[0], start="2023-06-01")
+        self.R = R
+
+    def chunks(self, n_paths: int, seed: int = 0, chunk: int = 126):  # type: ignore[no-untyped-def]
+        for s in range(0, self.R.shape[0], chunk):
+            yield self.R[s : s + chunk, :, :n_paths]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Dynamic(every=40, lookback=60, band_bps=600), Calendar(align="weekly", min_drift_bps=50), Hybrid()],
+    ids=lambda p: p.spec(),
+)
+def test_single_path_engine_equals_multi_path_engine(policy: Policy) -> None:
+    rng = np.random.default_rng(4)
+    vol = np.array([0.9, 0.6, 0.3, 0.05]) / math.sqrt(252)
+    R = np.exp(rng.normal(0, 1, size=(400, 4, 5)) * vol[None, :, None])
+    sc = _Fixed(R)
+    w = [0.4, 0.3, 0.2, 0.1]
+    many = simulate(sc, w, policy, CostModel(), n_paths=5, chunk=90)
+    one = simulate(_Fixed(R[:, :, :1].copy()), w, policy, CostModel(), n_paths=1, chunk=90)
+    for key in ("final_value", "rebalances", "costs", "tracking_error", "max_drawdown", "turnover"):
+        assert one.per_path[key][0] == pytest.approx(many.per_path[key][0], rel=1e-9), key
+    assert one.per_path["rebalances"][0] > 2
+    np.testing.assert_allclose(one.targets, many.targets, rtol=1e-9)
+
+
+def test_band_edge_with_no_buyer_beyond_its_band_sends_nothing() -> None:
+    """plan_trades only buys assets outside their band; with 20 x 5 % targets and a 5 % band none can be,
+    so the band-edge policy never trades (and pays no gas), even though it triggers."""
+    px = _synthetic_prices(5, n=20, days=400)
+    (res,) = backtest(px, np.full(20, 0.05), [BandEdge(500)], CostModel())
+    assert res.per_path["rebalances"][0] == 0 and res.per_path["gas"][0] == 0
