@@ -234,10 +234,8 @@ class _Engine:
         tgt = self.tgt[:, idx] if self.dynamic else self.tgt  # (n, m) or (n, 1)
         W = _grow(self.V if synced else self.V[:, idx], Rw)
         tot = W.sum(axis=1)  # (Lr, m)
-        if self.dynamic:
-            dev = W - tgt[None, :, :] * tot[:, None, :]
-        else:  # W_i - t_i sum_j W_j as one batched (n x n) product
-            dev = np.matmul(self.dev_op, W)
+        # W_i - t_i sum_j W_j (static targets: one batched (n x n) product)
+        dev = W - tgt[None, :, :] * tot[:, None, :] if self.dynamic else np.matmul(self.dev_op, W)
         np.abs(dev, out=dev)
         drift = dev.max(axis=1)
         drift /= tot
