@@ -206,11 +206,12 @@ def test_inflation_attack_costs_victim_under_a_tenth_of_a_percent(basket, attack
     value_in, value_out = _value(st, paid), _value(st, got)
     assert value_in > 0
     assert value_out * 1_000 >= value_in * 999  # loses < 0.1 %
-    # the attacker cannot take the donation back through the share price either
+    # the attacker cannot take the donation back through the share price either: redeeming gets
+    # back the dust plus at most the 1-unit round-ups of the victim's deposit, never the donation
     out = b.vault.redeem(
         b.vault.balanceOf(attacker), [0] * 4, attacker, attacker, {"from": attacker}
     ).return_value
-    assert all(o <= d for o, d in zip(out, dust_amounts))
+    assert all(o <= d + 2 for o, d in zip(out, dust_amounts))
 
 
 def test_donation_moves_neither_weights_nor_triggers(funded, attacker):
