@@ -37,7 +37,7 @@ import pandas as pd
 from offchain.costs import CostModel, execute_rebalance
 from offchain.errors import InputError
 from offchain.metrics import PathAccumulator, summarise
-from offchain.model import BPS, REASON_NONE
+from offchain.model import BPS
 from offchain.policies import Dynamic, Policy, optimise_targets, period_key
 from offchain.scenarios import DEFAULT_CHUNK, HistoricalScenario, Scenario
 
@@ -246,12 +246,12 @@ class _Engine:
             kw["last_key"] = self.last_key[idx][None, :]
         if self.dynamic:
             kw["step"] = obs
-        reason = self.policy.reason(drift, self.times[obs], self.last[idx][None, :], **kw)
-        fire = reason != REASON_NONE
+        now, last = self.times[obs], self.last[idx][None, :]
+        fire = self.policy.fire(drift, now, last, **kw)
         if not synced:
             fire &= valid
-        has = fire.any(axis=0)
         f = np.argmax(fire, axis=0)
+        has = fire[f, np.arange(m)]
         stop = np.where(has, f, Lr - 1 if synced else valid.sum(axis=0) - 1)
         # Rows after a path's trigger are rewritten when it resumes from there, and padded rows repeat
         # the last valid row, so every row can be written without masking.
@@ -284,7 +284,10 @@ class _Engine:
             return fired, fired
         pf = idx[fired]
         ff = f[fired]
-        post = self._trade(pf, obs[ff, fired], W[ff, :, fired], reason[ff, fired])
+        reasons = np.zeros(fired.size, dtype=np.int8)
+        if self.record and pf[0] == 0:  # the reason code is only kept for path 0's event log
+            reasons[:1] = self.policy.reason(drift, now, last, **kw)[ff[0], fired[0]]
+        post = self._trade(pf, obs[ff, fired], W[ff, :, fired], reasons)
         self.V[:, pf] = post.T
         self.vals[rows[ff, fired], pf] = post.sum(axis=1)
         return pf, rows[ff, fired] + 1

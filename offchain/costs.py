@@ -205,25 +205,25 @@ def plan_pairs(
     v = np.asarray(values, dtype=float)
     m, n = v.shape
     tot = v.sum(axis=1, keepdims=True)
-    tgt = np.broadcast_to(np.asarray(targets, dtype=float), (m, n))
-    excess = v - tgt * tot
+    excess = v - np.multiply(targets, tot)
     if band > 0:
         b = band * tot
         excess = np.where(np.abs(excess) <= b, 0.0, excess - np.sign(excess) * b)
-    sells = np.clip(excess, 0.0, None)
-    buys = np.clip(-excess, 0.0, None) / (1.0 - fee)
+    sells = np.maximum(excess, 0.0)
+    deficits = np.maximum(-excess, 0.0)
     s_idx = _desc_order(sells)
-    b_idx = _desc_order(np.clip(-excess, 0.0, None))
-    s_sorted = np.take_along_axis(sells, s_idx, axis=1)
-    b_sorted = np.take_along_axis(buys, b_idx, axis=1)
-    zero = np.zeros((m, 1))
-    s_cum = np.concatenate([zero, np.cumsum(s_sorted, axis=1)], axis=1)
-    b_cum = np.concatenate([zero, np.cumsum(b_sorted, axis=1)], axis=1)
-    budget = max_trade * tot[:, 0]
-    hi = np.minimum(np.minimum(s_cum[:, 1:, None], b_cum[:, None, 1:]), budget[:, None, None])
-    lo = np.maximum(s_cum[:, :-1, None], b_cum[:, None, :-1])
-    gross = np.clip(hi - lo, 0.0, None)
-    return gross, s_idx, b_idx
+    b_idx = _desc_order(deficits)
+    rows = np.arange(m)[:, None]
+    s_cum = np.zeros((m, n + 1))
+    b_cum = np.zeros((m, n + 1))
+    np.cumsum(sells[rows, s_idx], axis=1, out=s_cum[:, 1:])
+    np.cumsum(deficits[rows, b_idx], axis=1, out=b_cum[:, 1:])
+    b_cum /= 1.0 - fee  # each buy grossed up so that it lands on its target after the fee
+    hi = np.minimum(s_cum[:, 1:, None], b_cum[:, None, 1:])
+    if max_trade < 1.0:
+        np.minimum(hi, max_trade * tot[:, :, None], out=hi)
+    hi -= np.maximum(s_cum[:, :-1, None], b_cum[:, None, :-1])
+    return np.maximum(hi, 0.0, out=hi), s_idx, b_idx
 
 
 @dataclass
@@ -254,25 +254,31 @@ def execute_rebalance(
     gross, s_idx, b_idx = plan_pairs(
         v, targets, band=band, fee=costs.fee, max_trade=costs.max_trade_bps / BPS
     )
-    sized = gross * (1.0 - costs.sell_haircut_bps / BPS)
+    sized = gross
+    if costs.sell_haircut_bps:
+        sized *= 1.0 - costs.sell_haircut_bps / BPS
     # dust: below min_trade_usd, or float noise (< 1e-12 of the vault) where cumulative sums coincide
-    keep = (sized > 1e-12 * v.sum(axis=1)[:, None, None]) & (sized >= costs.min_trade_usd)
-    sized = np.where(keep, sized, 0.0)
+    keep = sized > 1e-12 * v.sum(axis=1)[:, None, None]
+    if costs.min_trade_usd > 0:
+        keep &= sized >= costs.min_trade_usd
+    sized *= keep
     liq = costs.liquidity(n) if costs._liq is not None and costs._liq.ndim else costs._liq
-    pair_liq = liq if liq.ndim == 0 else liq[s_idx[:, :, None], b_idx[:, None, :]]
-    out = amm_out_value(sized, costs.fee, pair_liq)  # zero where nothing is sold
-    sold_sorted = sized.sum(axis=2)
-    got_sorted = out.sum(axis=1)
+    ones = np.ones(n)
+    flat = sized.reshape(m, n * n)
+    sold = flat @ np.ones(n * n)
+    if liq.ndim == 0 and math.isinf(float(liq)):
+        out = sized * (1.0 - costs.fee)
+        impact = np.zeros(m)
+    else:
+        pair_liq = liq if liq.ndim == 0 else liq[s_idx[:, :, None], b_idx[:, None, :]]
+        out = amm_out_value(sized, costs.fee, pair_liq)  # zero where nothing is sold
+        impact = (sized * (1.0 - costs.fee) - out).reshape(m, n * n) @ np.ones(n * n)
+    rows = np.arange(m)[:, None]
     new = v.copy()
-    delta = np.zeros_like(v)
-    np.put_along_axis(delta, s_idx, -sold_sorted, axis=1)
-    got = np.zeros_like(v)
-    np.put_along_axis(got, b_idx, got_sorted, axis=1)
-    new += delta + got
-    fees = sized.sum(axis=(1, 2)) * costs.fee
-    impact = (sized * (1.0 - costs.fee) - out).sum(axis=(1, 2))
-    swaps = keep.sum(axis=(1, 2))
-    return _charge_gas(new, fees, impact, sized.sum(axis=(1, 2)), swaps, costs)
+    new[rows, s_idx] -= sized @ ones  # each surplus asset sells its row of swaps
+    new[rows, b_idx] += ones @ out  # each deficit asset receives its column
+    swaps = np.count_nonzero(keep.reshape(m, n * n), axis=1)
+    return _charge_gas(new, sold * costs.fee, impact, sold, swaps, costs)
 
 
 def _charge_gas(

@@ -224,6 +224,13 @@ class Threshold(Policy):
     def spec(self) -> str:
         return f"threshold:{self.band_bps}bps"
 
+    def fire(self, drift: np.ndarray, now: np.ndarray, last: np.ndarray, **kw: Any) -> np.ndarray:
+        d = np.asarray(drift, dtype=float)
+        out = d >= self.band_bps / BPS  # the simulator's hot path: no clock, no reason codes
+        if _fits(np.shape(now), d.shape) and _fits(np.shape(last), d.shape):
+            return out
+        return np.broadcast_to(out, np.broadcast_shapes(d.shape, np.shape(now), np.shape(last))).copy()
+
     def params(self, base: Params = DEFAULT_PARAMS) -> Params:
         return replace(
             base, drift_threshold_bps=self.band_bps, rebalance_period=NEVER, min_drift_bps=0, cooldown=0

@@ -97,6 +97,7 @@ def test_vectorised_decision_equals_vault_model(policy) -> None:  # type: ignore
     for off in offsets:
         now = last + off + rng.integers(0, 2, size=len(states))
         got = policy.reason(drift, now, last)
+        assert np.array_equal(policy.fire(drift, now, last), got != REASON_NONE)
         for i, v in enumerate(states):
             exact_drift = v.drift_wad() / 10**18
             bands = (getattr(policy, a, None) for a in ("band_bps", "threshold_bps", "min_drift_bps"))
