@@ -337,9 +337,13 @@ class _Engine:
     def _run_single(self, t0: int, K: int) -> None:
         """One path: cumulative growth once, then one vectorised scan per rebalance (adaptive window)."""
         r = self.R[:, :, 0]
-        G = np.empty((K + 1, self.n))
-        G[0] = 1.0
-        np.cumprod(r, axis=0, out=G[1:])
+        levels = getattr(self.sc, "levels", None)
+        if levels is not None and K == self.T - 1:
+            G = levels()  # historical prices: growth between two dates is their price ratio, as in bt
+        else:
+            G = np.empty((K + 1, self.n))
+            G[0] = 1.0
+            np.cumprod(r, axis=0, out=G[1:])
         vals = self.vals[:, 0]
         V = self.V[:, 0].copy()
         e = 0
@@ -378,7 +382,7 @@ class _Engine:
             if not nz.size:
                 V = Gs[-1] * c
                 e = s_end
-                L = min(2 * L, 8192)
+                L = min(2 * L, 2048)  # wider windows only add multi-threaded BLAS stalls
                 continue
             pre = (Gs[stop] * c)[None, :]
             post = self._trade(one, np.array([a + stop]), pre, reason[stop : stop + 1])[0]

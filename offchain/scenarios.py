@@ -246,11 +246,16 @@ class HistoricalScenario(Scenario):
         self.assets = [str(c) for c in px.columns]
         self.prices = px
         self.dates = pd.DatetimeIndex(px.index)
-        self.hist = gross_returns(px)
+        self._levels = px.to_numpy(dtype=float)
+        self.hist = self._levels[1:] / self._levels[:-1]
 
     @property
     def max_paths(self) -> int | None:
         return 1
+
+    def levels(self) -> np.ndarray:
+        """``(T, n)`` price levels: the engine's cumulative growth, without re-multiplying returns."""
+        return self._levels
 
     def chunks(self, n_paths: int = 1, seed: int = 0, chunk: int = DEFAULT_CHUNK) -> Iterator[np.ndarray]:
         if n_paths != 1:
