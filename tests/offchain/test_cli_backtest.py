@@ -179,3 +179,9 @@ def test_missing_file_and_bad_env(
     monkeypatch.setenv("BALLAST_BACKTEST_POLICY", "threshold:500bps;wobble")
     code, _, err = _run(["backtest", "sp500", "--weights", "equal", "--no-report"], capsys)
     assert code == 2 and "BALLAST_BACKTEST_POLICY" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["backtest", "simulate"])
+def test_help_renders(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run([command, "--help"], capsys)
+    assert code == 0 and "BALLAST_" in out and "--json" in out and "--out" in out
