@@ -206,7 +206,16 @@ class BuyAndHold(Policy):
             base, drift_threshold_bps=DISABLED_BPS, rebalance_period=NEVER, min_drift_bps=0, cooldown=0
         )
 
-    def reason(self, drift, now, last, *, key=None, last_key=None, step=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def reason(
+        self,
+        drift: np.ndarray,
+        now: np.ndarray,
+        last: np.ndarray,
+        *,
+        key: np.ndarray | None = None,
+        last_key: np.ndarray | None = None,
+        step: np.ndarray | None = None,
+    ) -> np.ndarray:
         shape = np.broadcast_shapes(np.shape(drift), np.shape(now), np.shape(last))
         return np.zeros(shape, dtype=np.int8)
 
@@ -236,7 +245,16 @@ class Threshold(Policy):
             base, drift_threshold_bps=self.band_bps, rebalance_period=NEVER, min_drift_bps=0, cooldown=0
         )
 
-    def reason(self, drift, now, last, *, key=None, last_key=None, step=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def reason(
+        self,
+        drift: np.ndarray,
+        now: np.ndarray,
+        last: np.ndarray,
+        *,
+        key: np.ndarray | None = None,
+        last_key: np.ndarray | None = None,
+        step: np.ndarray | None = None,
+    ) -> np.ndarray:
         return _vault_reason(drift, now, last, self.band_bps, NEVER, 0, 0)
 
 
@@ -303,7 +321,16 @@ class Calendar(Policy):
             cooldown=0,
         )
 
-    def reason(self, drift, now, last, *, key=None, last_key=None, step=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def reason(
+        self,
+        drift: np.ndarray,
+        now: np.ndarray,
+        last: np.ndarray,
+        *,
+        key: np.ndarray | None = None,
+        last_key: np.ndarray | None = None,
+        step: np.ndarray | None = None,
+    ) -> np.ndarray:
         if self.align is None:
             return _vault_reason(
                 drift, now, last, DISABLED_BPS, int(self.period_s or 0), self.min_drift_bps, 0
@@ -358,7 +385,16 @@ class Hybrid(Policy):
             cooldown=self.cooldown_s,
         )
 
-    def reason(self, drift, now, last, *, key=None, last_key=None, step=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def reason(
+        self,
+        drift: np.ndarray,
+        now: np.ndarray,
+        last: np.ndarray,
+        *,
+        key: np.ndarray | None = None,
+        last_key: np.ndarray | None = None,
+        step: np.ndarray | None = None,
+    ) -> np.ndarray:
         return _vault_reason(
             drift, now, last, self.threshold_bps, self.period_s, self.min_drift_bps, self.cooldown_s
         )
@@ -394,7 +430,16 @@ class Dynamic(Policy):
     def on_chain(self) -> bool:
         return False
 
-    def reason(self, drift, now, last, *, key=None, last_key=None, step=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def reason(
+        self,
+        drift: np.ndarray,
+        now: np.ndarray,
+        last: np.ndarray,
+        *,
+        key: np.ndarray | None = None,
+        last_key: np.ndarray | None = None,
+        step: np.ndarray | None = None,
+    ) -> np.ndarray:
         if step is None:
             raise InputError("the dynamic policy needs the observation index (step)")
         st = np.asarray(step)
