@@ -186,9 +186,9 @@ class _Engine:
             L = min(self.L, K - w0)
             fired_first = self._window(w0, L)
             rate = fired_first / self.P
-            if rate < 0.05:
+            if rate < 0.02:
                 self.L = min(self.L * 2, 8192)
-            elif rate > 0.25:
+            elif rate > 0.12:
                 self.L = max(self.L // 2, 1)
             w0 += L
         self.acc.update(self.vals, self.rt)
