@@ -117,6 +117,9 @@ def _write(tmp_path: Path, text: str, name: str = "bad.csv") -> str:
 BAD_CSV = {
     "no date column": "day_x,ETH,BTC\n2020-01-01,1,2\n2020-01-02,1,2\n",
     "misaligned row": "date,ETH,BTC\n2020-01-01,1,2\n2020-01-02,1,2,3\n",
+    "short row": "date,ETH,BTC\n2020-01-01,1,2\n2020-01-02,1\n2020-01-03,1,2\n",
+    "duplicate column": "date,ETH,ETH\n2020-01-01,1,2\n2020-01-02,1,2\n",
+    "no price columns": "date\n2020-01-01\n2020-01-02\n",
     "NaN price": "date,ETH,BTC\n2020-01-01,1,2\n2020-01-02,nan,2\n2020-01-03,1,2\n",
     "empty price": "date,ETH,BTC\n2020-01-01,1,2\n2020-01-02,,2\n2020-01-03,1,2\n",
     "zero price": "date,ETH,BTC\n2020-01-01,1,2\n2020-01-02,0,2\n",
