@@ -16,6 +16,9 @@ Every policy answers the same question two ways, which must agree away from exac
   ``Calendar``, ``Hybrid``, ``BandEdge`` and ``BuyAndHold`` this *is* the vault's ``needs_rebalance()``
   evaluated with ``policy.params()`` (see ``offchain.model.trigger``); calendar-aligned periods and
   ``Dynamic`` have no on-chain equivalent and are decided off chain by the same rule as ``reason``.
+  Only ``Hybrid`` (within the contract's bounds, ``setter_violations``) can be *enforced* by a deployed
+  vault: the contract cannot switch its calendar or threshold rule off, so the pure rules' ``params()``
+  use out-of-bounds sentinels (``settable`` is False) and the keeper applies them off chain.
 
 A rebalance trades with ``offchain.model.plan_trades(..., band_bps=policy.trade_band_bps)``: back to
 target, or (``BandEdge``) only back to the edge of the no-trade band.
@@ -58,6 +61,7 @@ __all__ = [
     "parse_policy",
     "parse_bps",
     "parse_duration",
+    "setter_violations",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,8 +120,17 @@ class Policy(ABC):
         return True
 
     def params(self, base: Params = DEFAULT_PARAMS) -> Params:
-        """Vault parameters whose ``needs_rebalance()`` implements this policy (the rest from ``base``)."""
+        """Vault parameters whose ``needs_rebalance()`` implements this policy (the rest from ``base``).
+
+        Exact for the reference model; rules the contract cannot switch off (no calendar, no threshold)
+        use sentinels outside its setter bounds -- see ``settable``.
+        """
         raise InputError(f"policy {self.spec()!r} has no on-chain equivalent")
+
+    @property
+    def settable(self) -> bool:
+        """True when ``params()`` can be written to a deployed vault (``setter_violations`` is empty)."""
+        return self.on_chain and not setter_violations(self.params())
 
     @abstractmethod
     def reason(
@@ -158,6 +171,31 @@ class Policy(ABC):
             max_trade_bps=vault.params.max_trade_bps,
             min_value=min_value,
         )
+
+
+# The contract's setter bounds (contracts/RebalancingVault.vy: MIN_/MAX_ constants).
+VAULT_MIN_THRESHOLD_BPS = 10
+VAULT_MAX_THRESHOLD_BPS = 5_000
+VAULT_MIN_PERIOD = _DAY
+VAULT_MAX_PERIOD = 366 * _DAY
+VAULT_MAX_COOLDOWN = 30 * _DAY
+
+
+def setter_violations(p: Params) -> list[str]:
+    """Which of ``p``'s trigger parameters a deployed vault's setters would reject (empty: all settable)."""
+    out = []
+    if not VAULT_MIN_THRESHOLD_BPS <= p.drift_threshold_bps <= VAULT_MAX_THRESHOLD_BPS:
+        out.append(
+            f"drift_threshold_bps {p.drift_threshold_bps} outside "
+            f"{VAULT_MIN_THRESHOLD_BPS}..{VAULT_MAX_THRESHOLD_BPS}"
+        )
+    if not VAULT_MIN_PERIOD <= p.rebalance_period <= VAULT_MAX_PERIOD:
+        out.append(f"rebalance_period {p.rebalance_period} s outside {VAULT_MIN_PERIOD}..{VAULT_MAX_PERIOD}")
+    if not 1 <= p.min_drift_bps <= p.drift_threshold_bps:
+        out.append(f"min_drift_bps {p.min_drift_bps} outside 1..drift_threshold_bps")
+    if not 0 <= p.cooldown <= VAULT_MAX_COOLDOWN:
+        out.append(f"cooldown {p.cooldown} s outside 0..{VAULT_MAX_COOLDOWN}")
+    return out
 
 
 def _fits(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:

@@ -27,6 +27,7 @@ from offchain.policies import (
     parse_duration,
     parse_policy,
     period_key,
+    setter_violations,
 )
 
 DAY = 86_400
@@ -244,3 +245,12 @@ def test_parse_variants() -> None:
 def test_bad_specs_raise_input_error(spec: str) -> None:
     with pytest.raises(InputError):
         parse_policy(spec)
+
+
+def test_settable_on_a_deployed_vault() -> None:
+    assert Hybrid().settable and Hybrid(300, 14 * DAY, 50, 6 * 3600).settable
+    assert not Hybrid(300, 14 * DAY, 0, 0).settable  # min drift must be >= 1 bps on chain
+    assert not Hybrid(6000, DAY, 100, 0).settable  # threshold above MAX_THRESHOLD_BPS
+    for p in (Threshold(500), Calendar(period_s=30 * DAY), BuyAndHold(), Calendar(align="monthly")):
+        assert not p.settable
+    assert setter_violations(DEFAULT_PARAMS) == []
