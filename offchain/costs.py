@@ -92,8 +92,8 @@ class CostModel:
     sell_haircut_bps: float = 1.0
     max_trade_bps: float = float(BPS)
     min_trade_usd: float = 0.0
-    _liq: np.ndarray | None = field(default=None, repr=False, compare=False)
-    _frictionless: bool = field(default=False, repr=False, compare=False)
+    _liq: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _frictionless: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         checks = {
