@@ -420,7 +420,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for j in range(i + 1, 4):
                     pair = stack.pairs[(symbols[i], symbols[j])]
                     arbitrage_pair(deployer, router, pair, tokens[i], tokens[j], prices[i], prices[j])
-            state = read_state(vault)
+            state = read_state(vault, stack.lens)
             check(state.needs_rebalance, f"{sc.key}: trigger does not hold (drift {state.drift} bps)")
             trades = (
                 proportional_trades(state, router)

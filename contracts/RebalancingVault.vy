@@ -17,6 +17,10 @@
         ignored by deposits, redeems, weights and triggers. This is the defence against the
         first-depositor/donation inflation attack (no virtual shares are used) and against a
         donor forcing a rebalance by skewing weights.
+        Gas: everything `rebalance` reads cold is packed (all parameters with `paused` and
+        `last_rebalance` in one word, targets in one, feed max ages in one, holdings two per
+        word), so its fixed cost is a handful of SLOADs. The one-call keeper view lives in the
+        stateless `VaultLens.state(vault)` to keep this contract under EIP-170's 24,576 bytes.
         Conventions: prices are 1e18 quote units (e.g. USD) per whole token; values are 1e18
         quote units; weights are WAD fractions internally and bps (10_000 == 100 %) in views
         and events; all of them round DOWN. Invariants enforced in `rebalance` are listed there.
@@ -97,6 +101,11 @@ MAX_MAX_AGE: constant(uint256) = 3 * 86_400  # seconds
 
 DEFAULT_MAX_AGE: constant(uint256) = 86_400  # seconds
 
+MASK16: constant(uint256) = 2**16 - 1
+MASK32: constant(uint256) = 2**32 - 1
+MASK64: constant(uint256) = 2**64 - 1
+MASK128: constant(uint256) = 2**128 - 1
+
 
 # ---- Immutables: the basket's identity never changes ----
 
@@ -115,36 +124,18 @@ struct Trade:
     amount_in: uint256  # in `sell` token units
     min_amount_out: uint256  # in `buy` token units
 
-struct VaultState:
-    assets: DynArray[address, MAX_ASSETS]
-    feeds: DynArray[address, MAX_ASSETS]
-    decimals: DynArray[uint256, MAX_ASSETS]  # token decimals
-    feed_decimals: DynArray[uint256, MAX_ASSETS]
-    holdings: DynArray[uint256, MAX_ASSETS]  # token units, internal accounting
-    prices: DynArray[uint256, MAX_ASSETS]  # 1e18 per whole token; 0 if answer <= 0
-    price_updated_at: DynArray[uint256, MAX_ASSETS]  # seconds
-    feed_status: DynArray[uint256, MAX_ASSETS]  # 0 ok, 1 non-positive, 2 stale, 3 incomplete
-    max_ages: DynArray[uint256, MAX_ASSETS]  # seconds
-    target_weights: DynArray[uint256, MAX_ASSETS]  # bps
-    current_weights: DynArray[uint256, MAX_ASSETS]  # bps, rounded down
-    total_value: uint256  # 1e18 quote units
-    drift: uint256  # bps, rounded down
-    needs_rebalance: bool
-    reason: uint8
-    drift_threshold_bps: uint256
-    rebalance_period: uint256
-    min_drift_bps: uint256
-    cooldown: uint256
-    max_slippage_bps: uint256
-    max_trade_bps: uint256
-    tolerance_bps: uint256
-    last_rebalance: uint256
-    paused: bool
-    router: address
-    total_supply: uint256
-    timestamp: uint256
-    pending_weights: DynArray[uint256, MAX_ASSETS]
-    pending_eta: uint256
+# Owner-set parameters plus `paused` and `last_rebalance`, unpacked from the `_config` slot.
+struct Config:
+    drift_threshold_bps: uint256  # bits 0-15
+    min_drift_bps: uint256  # bits 16-31
+    max_slippage_bps: uint256  # bits 32-47
+    max_trade_bps: uint256  # bits 48-63
+    tolerance_bps: uint256  # bits 64-79
+    cooldown: uint256  # bits 80-111, seconds
+    rebalance_period: uint256  # bits 112-143, seconds
+    target_delay: uint256  # bits 144-175, seconds
+    last_rebalance: uint256  # bits 176-239, unix seconds
+    paused: bool  # bit 240
 
 
 # ---- Storage ----
@@ -158,16 +149,22 @@ balanceOf: public(HashMap[address, uint256])
 allowance: public(HashMap[address, HashMap[address, uint256]])
 totalSupply: public(uint256)
 
-# What depositors own, per asset, in token units. Tracked here rather than read from
-# `balanceOf` so that donations cannot move share prices, weights or triggers.
-_holdings: uint256[MAX_ASSETS]
-# Target weights in bps, summing to exactly 10_000. Changed only through the timelock.
-_targets: uint256[MAX_ASSETS]
-# Per-feed max age in seconds, matched to each feed's heartbeat.
-_max_ages: uint256[MAX_ASSETS]
+# Gas: `rebalance` reads everything below cold, so it is packed into few slots (one SLOAD each).
+# What depositors own, per asset, in token units: two assets per slot, 128 bits each (asset i in
+# slot i // 2 at bit 128 * (i % 2); "vault: holdings overflow" guards the width). Tracked here
+# rather than read from `balanceOf` so that donations cannot move share prices, weights or triggers.
+_holdings: uint256[4]
+# Target weights in bps, 16 bits per asset (asset i at bit 16 * i), summing to exactly 10_000.
+# Changed only through the timelock.
+_targets: uint256
+# Per-feed max age in seconds, matched to each feed's heartbeat: 32 bits per asset (bit 32 * i).
+_max_ages: uint256
+# Every owner-set parameter plus `paused` and `last_rebalance`: see `Config` for the layout. The
+# setters' hard bounds guarantee each field fits its width.
+_config: uint256
 
-# Queued target weights and the time they may be applied (0: nothing queued).
-_pending_targets: DynArray[uint256, MAX_ASSETS]
+# Queued target weights (packed like `_targets`) and the time they may be applied (0: none).
+_pending_targets: uint256
 pending_eta: public(uint256)
 
 # Roles. Owner changes in two steps so a typo cannot brick the vault.
@@ -176,24 +173,8 @@ pending_owner: public(address)
 # Keepers may call `rebalance`; the guardian may only pause.
 is_keeper: public(HashMap[address, bool])
 guardian: public(address)
-# Pause stops deposit and rebalance, never redeem.
-paused: public(bool)
 # Uniswap-V2-compatible router every trade goes through.
 router: public(address)
-
-# Trigger parameters (bps of weight, seconds).
-drift_threshold_bps: public(uint256)
-rebalance_period: public(uint256)
-min_drift_bps: public(uint256)
-cooldown: public(uint256)
-# Trade-checking parameters (bps).
-max_slippage_bps: public(uint256)
-max_trade_bps: public(uint256)
-tolerance_bps: public(uint256)
-# Delay before queued target weights may be applied (seconds).
-target_delay: public(uint256)
-# Time of the last rebalance; the deployment time before the first. Starts calendar and cooldown.
-last_rebalance: public(uint256)
 
 
 # ---- Events ----
@@ -317,6 +298,7 @@ def __init__(
     self._check_weights(target_weights, n)
 
     config: DynArray[uint256, MAX_ASSETS] = []
+    ages: uint256 = 0
     for i: uint256 in range(n, bound=MAX_ASSETS):
         assert assets[i] != empty(address) and feeds[i] != empty(address), "vault: zero address"
         for j: uint256 in range(i + 1, n, bound=MAX_ASSETS):
@@ -326,12 +308,13 @@ def __init__(
         assert token_decimals <= 18, "vault: token decimals"
         assert feed_decimals <= 18, "vault: feed decimals"
         config.append(convert(assets[i], uint256) | (token_decimals << 160) | (feed_decimals << 168))
-        self._targets[i] = target_weights[i]
-        self._max_ages[i] = DEFAULT_MAX_AGE
+        ages |= DEFAULT_MAX_AGE << (32 * i)
 
     N_ASSETS = n
     ASSET_CONFIG = config
     FEEDS = feeds
+    self._targets = self._pack16(target_weights)
+    self._max_ages = ages
 
     self.name = name
     self.symbol = symbol
@@ -342,15 +325,20 @@ def __init__(
         self.is_keeper[keeper] = True
         log KeeperSet(account=keeper, enabled=True)
 
-    self.drift_threshold_bps = 500
-    self.rebalance_period = 30 * 86_400
-    self.min_drift_bps = 100
-    self.cooldown = 3_600
-    self.max_slippage_bps = 100
-    self.max_trade_bps = 5_000
-    self.tolerance_bps = 25
-    self.target_delay = 86_400
-    self.last_rebalance = block.timestamp
+    self._store_config(
+        Config(
+            drift_threshold_bps=500,
+            min_drift_bps=100,
+            max_slippage_bps=100,
+            max_trade_bps=5_000,
+            tolerance_bps=25,
+            cooldown=3_600,
+            rebalance_period=30 * 86_400,
+            target_delay=86_400,
+            last_rebalance=block.timestamp,
+            paused=False,
+        )
+    )
 
     log OwnershipTransferred(previous_owner=empty(address), new_owner=msg.sender)
 
@@ -398,10 +386,11 @@ def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receive
     @param receiver Account credited with the shares.
     @return shares Shares minted (18 decimals).
     """
-    assert not self.paused, "vault: paused"
+    assert not self._paused(), "vault: paused"
     assert receiver != empty(address), "vault: zero address"
     n: uint256 = N_ASSETS
     assert len(amounts) == n, "vault: length mismatch"
+    holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
 
     supply: uint256 = self.totalSupply
     shares: uint256 = 0
@@ -413,18 +402,19 @@ def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receive
     else:
         shares = max_value(uint256)
         for i: uint256 in range(n, bound=MAX_ASSETS):
-            held: uint256 = self._holdings[i]
+            held: uint256 = holdings[i]
             if held != 0:
                 shares = min(shares, amounts[i] * supply // held)
         assert shares != max_value(uint256), "vault: empty vault"
         for i: uint256 in range(n, bound=MAX_ASSETS):
-            pulls.append(self._div_up(shares * self._holdings[i], supply))
+            pulls.append(self._div_up(shares * holdings[i], supply))
     assert shares != 0, "vault: zero shares"
     assert shares >= min_shares, "vault: shares below minimum"
 
     # effects
     for i: uint256 in range(n, bound=MAX_ASSETS):
-        self._holdings[i] += pulls[i]
+        holdings[i] += pulls[i]
+    self._store_holdings(holdings)
     self._mint(receiver, shares)
 
     # interactions: each pull must arrive in full (rejects fee-on-transfer tokens)
@@ -459,16 +449,18 @@ def redeem(
         self._spend_allowance(owner, msg.sender, shares)
 
     supply: uint256 = self.totalSupply
+    holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
     amounts: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(n, bound=MAX_ASSETS):
-        amount: uint256 = self._holdings[i] * shares // supply
+        amount: uint256 = holdings[i] * shares // supply
         assert amount >= min_amounts[i], "vault: amount below minimum"
         amounts.append(amount)
 
     # effects
     self._burn(owner, shares)
     for i: uint256 in range(n, bound=MAX_ASSETS):
-        self._holdings[i] -= amounts[i]
+        holdings[i] -= amounts[i]
+    self._store_holdings(holdings)
 
     # interactions
     for i: uint256 in range(n, bound=MAX_ASSETS):
@@ -503,11 +495,12 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     @param trades Swaps to make, in order (at most 16).
     @param deadline Unix time (seconds) after which the rebalance reverts; also the router deadline.
     """
-    assert not self.paused, "vault: paused"
+    cfg: Config = self._load_config()
+    assert not cfg.paused, "vault: paused"
     assert self.is_keeper[msg.sender], "vault: not keeper"
     assert block.timestamp <= deadline, "vault: expired"
     assert len(trades) != 0, "vault: no trades"
-    assert block.timestamp >= self.last_rebalance + self.cooldown, "vault: cooldown"
+    assert block.timestamp >= cfg.last_rebalance + cfg.cooldown, "vault: cooldown"
 
     n: uint256 = N_ASSETS
     prices: DynArray[uint256, MAX_ASSETS] = self._strict_prices()
@@ -517,15 +510,16 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     targets: DynArray[uint256, MAX_ASSETS] = self._targets_array()
     weights_before: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, value_before)
     drift_before: uint256 = self._drift_wad(weights_before, targets)
-    reason: uint8 = self._trigger(drift_before)
+    reason: uint8 = self._trigger(drift_before, cfg)
     assert reason != REASON_NONE, "vault: no trigger"
 
     # effects before interactions: starts the cooldown even for a reentrant caller
-    self.last_rebalance = block.timestamp
+    cfg.last_rebalance = block.timestamp
+    self._store_config(cfg)
 
     router: address = self.router
-    slippage: uint256 = self.max_slippage_bps
-    trade_cap: uint256 = value_before * self.max_trade_bps // BPS
+    slippage: uint256 = cfg.max_slippage_bps
+    trade_cap: uint256 = value_before * cfg.max_trade_bps // BPS
     sold_value_up: uint256 = 0  # for the size cap, rounded up
     sold_value_down: uint256 = 0  # for the loss allowance, rounded down
     touched: DynArray[bool, MAX_ASSETS] = []
@@ -559,7 +553,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     weights_after: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, value_after)
     drift_after: uint256 = self._drift_wad(weights_after, targets)
 
-    tolerance: uint256 = self.tolerance_bps * BPS_TO_WAD
+    tolerance: uint256 = cfg.tolerance_bps * BPS_TO_WAD
     for i: uint256 in range(n, bound=MAX_ASSETS):
         if touched[i]:
             target: uint256 = targets[i] * BPS_TO_WAD
@@ -573,8 +567,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     assert drift_after < drift_before, "vault: drift not reduced"
     assert value_after + sold_value_down * slippage // BPS >= value_before, "vault: value loss"
 
-    for i: uint256 in range(n, bound=MAX_ASSETS):
-        self._holdings[i] = holdings[i]
+    self._store_holdings(holdings)
 
     log Rebalanced(
         keeper=msg.sender,
@@ -631,13 +624,6 @@ def get_target_weights() -> DynArray[uint256, MAX_ASSETS]:
 
 @external
 @view
-def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
-    """@notice Queued target weights in bps (empty when nothing is queued); see `pending_eta`."""
-    return self._pending_targets
-
-
-@external
-@view
 def get_assets() -> DynArray[address, MAX_ASSETS]:
     """@notice The vault's assets, in the order every per-asset array uses."""
     return self._assets()
@@ -654,10 +640,23 @@ def get_feeds() -> DynArray[address, MAX_ASSETS]:
 @view
 def get_max_ages() -> DynArray[uint256, MAX_ASSETS]:
     """@notice Max age in seconds accepted for each feed's answer."""
-    ages: DynArray[uint256, MAX_ASSETS] = []
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        ages.append(self._max_ages[i])
-    return ages
+    return self._max_ages_array()
+
+
+@external
+@view
+def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice Queued target weights in bps (empty when nothing is queued); see `pending_eta`."""
+    if self.pending_eta == 0:
+        return []
+    return self._unpack16(self._pending_targets)
+
+
+@external
+@view
+def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
+    """@notice Token decimals and feed decimals of each asset."""
+    return self._config_field(160), self._config_field(168)
 
 
 @external
@@ -697,64 +696,72 @@ def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
 
 @external
 @view
-@nonreentrant
-def state() -> VaultState:
-    """
-    @notice Everything a keeper needs in one call. Never reverts on bad feeds: a feed with an
-            answer <= 0 reports price 0 and status 1, and weights/drift use the prices as read.
-    """
-    n: uint256 = N_ASSETS
-    prices: DynArray[uint256, MAX_ASSETS] = []
-    updated: DynArray[uint256, MAX_ASSETS] = []
-    statuses: DynArray[uint256, MAX_ASSETS] = []
-    for i: uint256 in range(n, bound=MAX_ASSETS):
-        price: uint256 = 0
-        status: uint256 = 0
-        updated_at: uint256 = 0
-        price, status, updated_at = self._read_feed(i)
-        prices.append(price)
-        statuses.append(status)
-        updated.append(updated_at)
-    holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
-    values: DynArray[uint256, MAX_ASSETS] = self._values(holdings, prices)
-    total: uint256 = self._sum(values)
-    targets: DynArray[uint256, MAX_ASSETS] = self._targets_array()
-    weights: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, total)
-    reason: uint8 = self._check_trigger()[0]
-    ages: DynArray[uint256, MAX_ASSETS] = []
-    for i: uint256 in range(n, bound=MAX_ASSETS):
-        ages.append(self._max_ages[i])
-    return VaultState(
-        assets=self._assets(),
-        feeds=FEEDS,
-        decimals=self._config_field(160),
-        feed_decimals=self._config_field(168),
-        holdings=holdings,
-        prices=prices,
-        price_updated_at=updated,
-        feed_status=statuses,
-        max_ages=ages,
-        target_weights=targets,
-        current_weights=self._to_bps(weights),
-        total_value=total,
-        drift=self._drift_wad(weights, targets) // BPS_TO_WAD,
-        needs_rebalance=reason != REASON_NONE,
-        reason=reason,
-        drift_threshold_bps=self.drift_threshold_bps,
-        rebalance_period=self.rebalance_period,
-        min_drift_bps=self.min_drift_bps,
-        cooldown=self.cooldown,
-        max_slippage_bps=self.max_slippage_bps,
-        max_trade_bps=self.max_trade_bps,
-        tolerance_bps=self.tolerance_bps,
-        last_rebalance=self.last_rebalance,
-        paused=self.paused,
-        router=self.router,
-        total_supply=self.totalSupply,
-        timestamp=block.timestamp,
-        pending_weights=self._pending_targets,
-        pending_eta=self.pending_eta,
-    )
+def paused() -> bool:
+    """@notice True while deposits and rebalances are stopped (redeem always works)."""
+    return self._paused()
+
+
+@external
+@view
+def last_rebalance() -> uint256:
+    """@notice Unix time of the last rebalance; the deployment time before the first."""
+    return self._load_config().last_rebalance
+
+
+@external
+@view
+def drift_threshold_bps() -> uint256:
+    """@notice THRESHOLD trigger, bps of weight."""
+    return self._load_config().drift_threshold_bps
+
+
+@external
+@view
+def rebalance_period() -> uint256:
+    """@notice CALENDAR period, seconds."""
+    return self._load_config().rebalance_period
+
+
+@external
+@view
+def min_drift_bps() -> uint256:
+    """@notice Least drift for a CALENDAR rebalance, bps."""
+    return self._load_config().min_drift_bps
+
+
+@external
+@view
+def cooldown() -> uint256:
+    """@notice Least time between rebalances, seconds."""
+    return self._load_config().cooldown
+
+
+@external
+@view
+def max_slippage_bps() -> uint256:
+    """@notice Slippage allowed against the oracle, bps."""
+    return self._load_config().max_slippage_bps
+
+
+@external
+@view
+def max_trade_bps() -> uint256:
+    """@notice Most value one rebalance may sell, bps of vault value."""
+    return self._load_config().max_trade_bps
+
+
+@external
+@view
+def tolerance_bps() -> uint256:
+    """@notice How far past its target a traded asset may end, bps of weight."""
+    return self._load_config().tolerance_bps
+
+
+@external
+@view
+def target_delay() -> uint256:
+    """@notice Timelock on target weights, seconds."""
+    return self._load_config().target_delay
 
 
 # ---- Target weights (timelocked) ----
@@ -768,8 +775,8 @@ def queue_target_weights(weights: DynArray[uint256, MAX_ASSETS]):
     """
     self._only_owner()
     self._check_weights(weights, N_ASSETS)
-    eta: uint256 = block.timestamp + self.target_delay
-    self._pending_targets = weights
+    eta: uint256 = block.timestamp + self._load_config().target_delay
+    self._pending_targets = self._pack16(weights)
     self.pending_eta = eta
     log TargetWeightsQueued(weights=weights, eta=eta)
 
@@ -782,12 +789,10 @@ def apply_target_weights():
     assert eta != 0, "vault: nothing queued"
     assert block.timestamp >= eta, "vault: timelock"
     old: DynArray[uint256, MAX_ASSETS] = self._targets_array()
-    new: DynArray[uint256, MAX_ASSETS] = self._pending_targets
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        self._targets[i] = new[i]
-    self._pending_targets = []
+    self._targets = self._pending_targets
+    self._pending_targets = 0
     self.pending_eta = 0
-    log TargetWeightsApplied(old_weights=old, new_weights=new)
+    log TargetWeightsApplied(old_weights=old, new_weights=self._targets_array())
 
 
 @external
@@ -796,8 +801,8 @@ def cancel_target_weights():
     """@notice Drop the queued target weights (owner)."""
     self._only_owner()
     assert self.pending_eta != 0, "vault: nothing queued"
-    weights: DynArray[uint256, MAX_ASSETS] = self._pending_targets
-    self._pending_targets = []
+    weights: DynArray[uint256, MAX_ASSETS] = self._unpack16(self._pending_targets)
+    self._pending_targets = 0
     self.pending_eta = 0
     log TargetWeightsCancelled(weights=weights)
 
@@ -842,8 +847,10 @@ def accept_ownership():
 def pause():
     """@notice Stop deposits and rebalances (guardian or owner). Redeem keeps working."""
     assert msg.sender == self.guardian or msg.sender == self.owner, "vault: not guardian"
-    assert not self.paused, "vault: paused"
-    self.paused = True
+    cfg: Config = self._load_config()
+    assert not cfg.paused, "vault: paused"
+    cfg.paused = True
+    self._store_config(cfg)
     log Paused(account=msg.sender)
 
 
@@ -851,8 +858,10 @@ def pause():
 def unpause():
     """@notice Resume deposits and rebalances (owner)."""
     self._only_owner()
-    assert self.paused, "vault: not paused"
-    self.paused = False
+    cfg: Config = self._load_config()
+    assert cfg.paused, "vault: not paused"
+    cfg.paused = False
+    self._store_config(cfg)
     log Unpaused(account=msg.sender)
 
 
@@ -861,58 +870,74 @@ def unpause():
 @external
 def set_drift_threshold_bps(new_value: uint256):
     """@param new_value THRESHOLD trigger in bps of weight, 10..5_000."""
-    self._set_param("drift_threshold_bps", self.drift_threshold_bps, new_value, MIN_THRESHOLD_BPS, MAX_THRESHOLD_BPS)
-    assert new_value >= self.min_drift_bps, "vault: below min drift"
-    self.drift_threshold_bps = new_value
+    cfg: Config = self._load_config()
+    self._set_param("drift_threshold_bps", cfg.drift_threshold_bps, new_value, MIN_THRESHOLD_BPS, MAX_THRESHOLD_BPS)
+    assert new_value >= cfg.min_drift_bps, "vault: below min drift"
+    cfg.drift_threshold_bps = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_rebalance_period(new_value: uint256):
     """@param new_value CALENDAR period in seconds, 1 day..366 days."""
-    self._set_param("rebalance_period", self.rebalance_period, new_value, MIN_PERIOD, MAX_PERIOD)
-    self.rebalance_period = new_value
+    cfg: Config = self._load_config()
+    self._set_param("rebalance_period", cfg.rebalance_period, new_value, MIN_PERIOD, MAX_PERIOD)
+    cfg.rebalance_period = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_min_drift_bps(new_value: uint256):
     """@param new_value Least drift in bps for a CALENDAR rebalance, 1..drift_threshold_bps."""
-    self._set_param("min_drift_bps", self.min_drift_bps, new_value, 1, self.drift_threshold_bps)
-    self.min_drift_bps = new_value
+    cfg: Config = self._load_config()
+    self._set_param("min_drift_bps", cfg.min_drift_bps, new_value, 1, cfg.drift_threshold_bps)
+    cfg.min_drift_bps = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_cooldown(new_value: uint256):
     """@param new_value Least time between rebalances in seconds, 0..30 days."""
-    self._set_param("cooldown", self.cooldown, new_value, 0, MAX_COOLDOWN)
-    self.cooldown = new_value
+    cfg: Config = self._load_config()
+    self._set_param("cooldown", cfg.cooldown, new_value, 0, MAX_COOLDOWN)
+    cfg.cooldown = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_max_slippage_bps(new_value: uint256):
     """@param new_value Slippage allowed against the oracle, in bps, 1..1_000."""
-    self._set_param("max_slippage_bps", self.max_slippage_bps, new_value, MIN_SLIPPAGE_BPS, MAX_SLIPPAGE_BPS)
-    self.max_slippage_bps = new_value
+    cfg: Config = self._load_config()
+    self._set_param("max_slippage_bps", cfg.max_slippage_bps, new_value, MIN_SLIPPAGE_BPS, MAX_SLIPPAGE_BPS)
+    cfg.max_slippage_bps = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_max_trade_bps(new_value: uint256):
     """@param new_value Most value one rebalance may sell, in bps of vault value, 100..10_000."""
-    self._set_param("max_trade_bps", self.max_trade_bps, new_value, MIN_TRADE_BPS, BPS)
-    self.max_trade_bps = new_value
+    cfg: Config = self._load_config()
+    self._set_param("max_trade_bps", cfg.max_trade_bps, new_value, MIN_TRADE_BPS, BPS)
+    cfg.max_trade_bps = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_tolerance_bps(new_value: uint256):
     """@param new_value How far past its target a traded asset may end, in bps of weight, 0..200."""
-    self._set_param("tolerance_bps", self.tolerance_bps, new_value, 0, MAX_TOLERANCE_BPS)
-    self.tolerance_bps = new_value
+    cfg: Config = self._load_config()
+    self._set_param("tolerance_bps", cfg.tolerance_bps, new_value, 0, MAX_TOLERANCE_BPS)
+    cfg.tolerance_bps = new_value
+    self._store_config(cfg)
 
 
 @external
 def set_target_delay(new_value: uint256):
     """@param new_value Timelock on target weights in seconds, 1 hour..30 days."""
-    self._set_param("target_delay", self.target_delay, new_value, MIN_TARGET_DELAY, MAX_TARGET_DELAY)
-    self.target_delay = new_value
+    cfg: Config = self._load_config()
+    self._set_param("target_delay", cfg.target_delay, new_value, MIN_TARGET_DELAY, MAX_TARGET_DELAY)
+    cfg.target_delay = new_value
+    self._store_config(cfg)
 
 
 @external
@@ -926,8 +951,8 @@ def set_max_age(feed: address, new_value: uint256):
     assert new_value >= MIN_MAX_AGE and new_value <= MAX_MAX_AGE, "vault: out of bounds"
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
         if FEEDS[i] == feed:
-            log FeedMaxAgeChanged(feed=feed, old_value=self._max_ages[i], new_value=new_value)
-            self._max_ages[i] = new_value
+            log FeedMaxAgeChanged(feed=feed, old_value=self._max_age(i), new_value=new_value)
+            self._max_ages = (self._max_ages & ~(MASK32 << (32 * i))) | (new_value << (32 * i))
             return
     raise "vault: unknown feed"
 
@@ -971,7 +996,8 @@ def _check_weights(weights: DynArray[uint256, MAX_ASSETS], n: uint256):
 @view
 def _check_trigger() -> (uint8, uint256):
     """@dev (reason, drift in WAD) now; reason 0 while paused or if any feed is unusable."""
-    if self.paused:
+    cfg: Config = self._load_config()
+    if cfg.paused:
         return REASON_NONE, 0
     prices: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
@@ -984,19 +1010,18 @@ def _check_trigger() -> (uint8, uint256):
         prices.append(price)
     values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), prices)
     drift_wad: uint256 = self._drift_wad(self._weights_wad(values, self._sum(values)), self._targets_array())
-    return self._trigger(drift_wad), drift_wad
+    return self._trigger(drift_wad, cfg), drift_wad
 
 
 @internal
 @view
-def _trigger(drift_wad: uint256) -> uint8:
+def _trigger(drift_wad: uint256, cfg: Config) -> uint8:
     """Mirror: offchain.model.trigger."""
-    last: uint256 = self.last_rebalance
-    if block.timestamp < last + self.cooldown:
+    if block.timestamp < cfg.last_rebalance + cfg.cooldown:
         return REASON_NONE
-    if drift_wad >= self.drift_threshold_bps * BPS_TO_WAD:
+    if drift_wad >= cfg.drift_threshold_bps * BPS_TO_WAD:
         return REASON_THRESHOLD
-    if block.timestamp >= last + self.rebalance_period and drift_wad >= self.min_drift_bps * BPS_TO_WAD:
+    if block.timestamp >= cfg.last_rebalance + cfg.rebalance_period and drift_wad >= cfg.min_drift_bps * BPS_TO_WAD:
         return REASON_CALENDAR
     return REASON_NONE
 
@@ -1019,7 +1044,7 @@ def _read_feed(i: uint256) -> (uint256, uint256, uint256):
     price: uint256 = convert(answer, uint256) * 10 ** (18 - ((ASSET_CONFIG[i] >> 168) & 255))
     if updated_at == 0 or answered_in_round < round_id:
         return price, FEED_INCOMPLETE, updated_at
-    if updated_at > block.timestamp or block.timestamp - updated_at > self._max_ages[i]:
+    if updated_at > block.timestamp or block.timestamp - updated_at > self._max_age(i):
         return price, FEED_STALE, updated_at
     return price, FEED_OK, updated_at
 
@@ -1046,17 +1071,103 @@ def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
 def _holdings_array() -> DynArray[uint256, MAX_ASSETS]:
     holdings: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        holdings.append(self._holdings[i])
+        holdings.append((self._holdings[i // 2] >> (128 * (i % 2))) & MASK128)
     return holdings
+
+
+@internal
+def _store_holdings(holdings: DynArray[uint256, MAX_ASSETS]):
+    """@dev Pack two holdings per slot; each must fit 128 bits."""
+    n: uint256 = len(holdings)
+    for j: uint256 in range((n + 1) // 2, bound=MAX_ASSETS // 2):
+        low: uint256 = holdings[2 * j]
+        high: uint256 = 0
+        if 2 * j + 1 < n:
+            high = holdings[2 * j + 1]
+        assert low <= MASK128 and high <= MASK128, "vault: holdings overflow"
+        self._holdings[j] = low | (high << 128)
 
 
 @internal
 @view
 def _targets_array() -> DynArray[uint256, MAX_ASSETS]:
-    targets: DynArray[uint256, MAX_ASSETS] = []
+    return self._unpack16(self._targets)
+
+
+@internal
+@view
+def _unpack16(packed: uint256) -> DynArray[uint256, MAX_ASSETS]:
+    out: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        targets.append(self._targets[i])
-    return targets
+        out.append((packed >> (16 * i)) & MASK16)
+    return out
+
+
+@internal
+@pure
+def _pack16(weights: DynArray[uint256, MAX_ASSETS]) -> uint256:
+    """@dev Weights were checked to sum to 10_000, so each fits 16 bits."""
+    packed: uint256 = 0
+    for i: uint256 in range(len(weights), bound=MAX_ASSETS):
+        packed |= weights[i] << (16 * i)
+    return packed
+
+
+@internal
+@view
+def _max_age(i: uint256) -> uint256:
+    return (self._max_ages >> (32 * i)) & MASK32
+
+
+@internal
+@view
+def _max_ages_array() -> DynArray[uint256, MAX_ASSETS]:
+    packed: uint256 = self._max_ages
+    ages: DynArray[uint256, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        ages.append((packed >> (32 * i)) & MASK32)
+    return ages
+
+
+@internal
+@view
+def _paused() -> bool:
+    return (self._config >> 240) & 1 == 1
+
+
+@internal
+@view
+def _load_config() -> Config:
+    c: uint256 = self._config
+    return Config(
+        drift_threshold_bps=c & MASK16,
+        min_drift_bps=(c >> 16) & MASK16,
+        max_slippage_bps=(c >> 32) & MASK16,
+        max_trade_bps=(c >> 48) & MASK16,
+        tolerance_bps=(c >> 64) & MASK16,
+        cooldown=(c >> 80) & MASK32,
+        rebalance_period=(c >> 112) & MASK32,
+        target_delay=(c >> 144) & MASK32,
+        last_rebalance=(c >> 176) & MASK64,
+        paused=(c >> 240) & 1 == 1,
+    )
+
+
+@internal
+def _store_config(c: Config):
+    """@dev Every field fits its width: bps <= 10_000, durations <= 366 days, a unix time < 2**64."""
+    self._config = (
+        c.drift_threshold_bps
+        | (c.min_drift_bps << 16)
+        | (c.max_slippage_bps << 32)
+        | (c.max_trade_bps << 48)
+        | (c.tolerance_bps << 64)
+        | (c.cooldown << 80)
+        | (c.rebalance_period << 112)
+        | (c.target_delay << 144)
+        | (c.last_rebalance << 176)
+        | (convert(c.paused, uint256) << 240)
+    )
 
 
 @internal

@@ -50,6 +50,7 @@ class LocalStack:
     router: Contract
     pairs: dict[tuple[str, str], str]
     vault: Contract
+    lens: Contract
     blocks: dict[str, int]
 
     def amount_for_usd(self, i: int, usd: int) -> int:
@@ -65,6 +66,7 @@ class LocalStack:
             "deployer": self.sender.address,
             "router": self.router.address,
             "factory": self.factory.address,
+            "lens": self.lens.address,
             "tokens": [
                 {
                     "symbol": s.symbol,
@@ -126,6 +128,7 @@ def deploy_local_stack(
     template = sender.deploy("UniswapV2PairDouble")
     factory = sender.deploy("UniswapV2FactoryDouble", template.address)
     router = sender.deploy("UniswapV2RouterDouble", factory.address)
+    lens = sender.deploy("VaultLens")
 
     provider = lp or sender.address
     stack_lp = Sender(w3, provider) if lp else sender
@@ -163,4 +166,4 @@ def deploy_local_stack(
     blocks["vault"] = w3.eth.block_number
     blocks["end"] = w3.eth.block_number
     log.info("local stack deployed: vault %s, router %s", vault.address, router.address)
-    return LocalStack(sender, tokens, feeds, specs, factory, router, pairs, vault, blocks)
+    return LocalStack(sender, tokens, feeds, specs, factory, router, pairs, vault, lens, blocks)

@@ -1,6 +1,7 @@
 """Client for a deployed RebalancingVault (web3.py): one-call state reads, trade building, execution.
 
-``read_state`` turns the vault's ``state()`` struct into a ``VaultState``; ``to_model`` turns that
+``read_state`` reads a vault through the stateless ``VaultLens`` (one ``eth_call``) into a
+``VaultState``; ``to_model`` turns that
 into the reference ``offchain.model.VaultModel``. ``build_trades`` is how a keeper proposes a
 rebalance: ``offchain.model.plan_trades`` sizes the swaps, the router quotes them, and each
 ``min_amount_out`` is the larger of the vault's oracle bound and the quote less the keeper's own
@@ -27,7 +28,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VaultState:
-    """Decoded ``state()``: field names and units exactly as in the contract's ``VaultState``."""
+    """Decoded ``VaultLens.state(vault)``: field names and units exactly as in the lens's ``VaultState``.
+
+    ``current_weights`` is empty and ``total_value``/``drift`` are 0 while any feed is unusable
+    (``feed_status`` says which); the model can still value the vault from ``prices``.
+    """
 
     assets: list[str]
     feeds: list[str]
@@ -51,6 +56,7 @@ class VaultState:
     max_slippage_bps: int
     max_trade_bps: int
     tolerance_bps: int
+    target_delay: int
     last_rebalance: int
     paused: bool
     router: str
@@ -96,10 +102,15 @@ def router_contract(w3: Web3, address: str) -> Contract:
     )
 
 
-def read_state(vault: Contract, block: int | str = "latest") -> VaultState:
-    """One ``eth_call`` to ``state()``, decoded by the ABI's field names."""
-    raw = vault.functions.state().call(block_identifier=block)
-    abi = next(f for f in vault.abi if f.get("name") == "state")
+def lens_contract(w3: Web3, address: str) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact("VaultLens").abi)
+
+
+def read_state(vault: Contract | str, lens: Contract, block: int | str = "latest") -> VaultState:
+    """Everything about ``vault`` in one ``eth_call`` to ``lens.state(vault)``, decoded by field name."""
+    address = vault if isinstance(vault, str) else vault.address
+    raw = lens.functions.state(Web3.to_checksum_address(address)).call(block_identifier=block)
+    abi = next(f for f in lens.abi if f.get("name") == "state")
     names = [c["name"] for c in abi["outputs"][0]["components"]]
     values = {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in zip(names, raw, strict=True)}
     return VaultState(**values)

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             arbitrage_pair(
                 deployer, stack.router, pair, stack.tokens[i], stack.tokens[j], prices[i], prices[j]
             )
-        before = read_state(vault)
+        before = read_state(vault, stack.lens)
         console.print(
             f"Prices moved: WBTC {args.btc_move:+.0%}, LINK {args.link_move:+.0%}. Drift {before.drift} bps "
             f"(threshold {before.drift_threshold_bps}); needs_rebalance = {before.needs_rebalance} "
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             vault.functions.rebalance([t.as_tuple() for t in trades], deadline), label="rebalance"
         )
         result = decode_rebalance(vault, receipt)
-        after = read_state(vault)
+        after = read_state(vault, stack.lens)
 
         sym = {a.lower(): s for a, s in zip(before.assets, symbols, strict=True)}
         dec = {a.lower(): d for a, d in zip(before.assets, before.decimals, strict=True)}

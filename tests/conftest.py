@@ -19,7 +19,7 @@ from hypothesis import settings
 from offchain import model
 from offchain.chain import Sender
 from offchain.market import arbitrage_pair
-from offchain.vault import build_trades, read_state, router_contract, vault_contract
+from offchain.vault import build_trades, lens_contract, read_state, router_contract
 
 # Fixed seeds in CI (derandomize), random exploration locally.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
@@ -78,6 +78,7 @@ class Basket:
     feeds: list[Any]
     router: Any
     factory: Any
+    lens: Any
     decimals: list[int]
     owner: Any
     keeper: Any
@@ -145,7 +146,7 @@ class Basket:
         self.arbitrage()
 
     def state(self):
-        return read_state(vault_contract(self.web3, self.vault.address))
+        return read_state(self.vault.address, lens_contract(self.web3, self.lens.address))
 
     def model(self) -> model.VaultModel:
         return self.state().to_model()
@@ -174,7 +175,14 @@ def amm(owner, UniswapV2PairDouble, UniswapV2FactoryDouble, UniswapV2RouterDoubl
 
 
 @pytest.fixture(scope="module")
-def make_basket(owner, keeper, guardian, amm, chain, web3, ERC20Double, AggregatorDouble, RebalancingVault):
+def lens(owner, VaultLens):
+    return VaultLens.deploy({"from": owner})
+
+
+@pytest.fixture(scope="module")
+def make_basket(
+    owner, keeper, guardian, amm, lens, chain, web3, ERC20Double, AggregatorDouble, RebalancingVault
+):
     factory, router = amm
 
     def make(
@@ -201,6 +209,7 @@ def make_basket(owner, keeper, guardian, amm, chain, web3, ERC20Double, Aggregat
             feeds=feeds,
             router=router,
             factory=factory,
+            lens=lens,
             decimals=list(decimals),
             owner=owner,
             keeper=keeper,

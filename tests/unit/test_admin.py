@@ -219,3 +219,42 @@ def test_constructor_rejects_bad_baskets(basket, owner, RebalancingVault, ERC20D
     odd = ERC20Double.deploy("odd", "ODD", 19, {"from": owner})
     with brownie.reverts("vault: token decimals"):
         _deploy(RebalancingVault, owner, [t[0], odd], f[:2], [5_000, 5_000], r)
+
+
+GETTERS = [s[4:] for s, _, _ in BOUNDS]
+
+
+def _params(vault):
+    return {g: getattr(vault, g)() for g in GETTERS}
+
+
+@pytest.mark.parametrize("end", ["hi", "lo"])
+def test_packed_parameters_do_not_interfere(basket, owner, guardian, end):
+    """Every parameter shares one storage word with `paused` and `last_rebalance`: setting each
+    to an extreme must change that field only."""
+    v = basket.vault
+    last = v.last_rebalance()
+    order = BOUNDS if end == "hi" else list(reversed(BOUNDS))  # respect threshold >= min drift
+    for setter, lo, hi in order:
+        value = hi if end == "hi" else lo
+        if setter == "set_drift_threshold_bps" and end == "lo":
+            value = max(lo, v.min_drift_bps())
+        before = _params(v)
+        getattr(v, setter)(value, {"from": owner})
+        after = _params(v)
+        assert after[setter[4:]] == value
+        assert {k: x for k, x in after.items() if k != setter[4:]} == {
+            k: x for k, x in before.items() if k != setter[4:]
+        }
+        assert v.last_rebalance() == last and not v.paused()
+    snapshot = _params(v)
+    v.pause({"from": guardian})
+    assert v.paused() and _params(v) == snapshot and v.last_rebalance() == last
+
+
+def test_holdings_above_128_bits_are_rejected(make_basket, alice):
+    b = make_basket(decimals=(18, 18), prices=(1, 1), weights=(5_000, 5_000))
+    amounts = [2**128, 1]
+    b.fund(alice, amounts)
+    with brownie.reverts("vault: holdings overflow"):
+        b.vault.deposit(amounts, 0, alice, {"from": alice})
