@@ -3,11 +3,13 @@
 Runs both on the bundled real S&P 500 sample (20 stocks, daily, 1990-2022), equal weights, fractional
 positions, the same rules: calendar-aligned monthly / quarterly (bt's ``RunMonthly``/``RunQuarterly``),
 an absolute drift band (a small custom bt ``Algo``, since bt's ``RunIfOutOfBounds`` is relative), and
-buy-and-hold. bt is a test-only dependency; without it this module skips, naming the import error.
+buy-and-hold. bt is a test-only dependency that `make install` pins and installs, so in CI (CI set)
+a missing bt fails this module; elsewhere it skips, naming the import error.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -16,6 +18,8 @@ import pytest
 try:
     import bt
 except Exception as exc:  # noqa: BLE001 - any failure to import bt (missing, ABI mismatch) is reported
+    if os.environ.get("CI"):
+        raise  # CI installs bt (constraints.txt): never let the agreement test go silently
     pytest.skip(
         f"bt 1.4.1 is not importable ({type(exc).__name__}: {exc}); pip install bt==1.4.1",
         allow_module_level=True,
