@@ -10,12 +10,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: help install demo test test-contracts test-offchain lint bench bench-gas clean
+.PHONY: help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest clean
 
 help:
 	@echo "make demo   - deploy the local stack on Anvil and run a rebalance (installs everything)"
 	@echo "make test   - lint + the whole test suite on Anvil (installs everything)"
-	@echo "make bench  - gas benchmark (figures go into README.md)"
+	@echo "make bench  - gas, optimiser and backtest benchmarks (figures go into README.md)"
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -32,6 +32,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 demo: install
+	$(BROWNIE) compile
 	$(PY) scripts/demo.py
 
 test: install lint
@@ -42,16 +43,23 @@ test-contracts: install
 	$(BROWNIE) test tests/unit tests/integration tests/stateful
 
 test-offchain: install
-	$(PY) -m pytest tests/offchain -q
+	$(PY) -m pytest tests/offchain -q -p no:pytest-brownie
 
 lint: install
 	$(VENV)/bin/ruff check offchain scripts tests bench
 	$(VENV)/bin/ruff format --check offchain scripts tests bench
 
-bench: bench-gas
+bench: bench-gas bench-optimize bench-backtest
 
 bench-gas: install
+	$(BROWNIE) compile
 	$(PY) bench/bench_gas.py
+
+bench-optimize: install
+	$(PY) bench/bench_optimize.py
+
+bench-backtest: install
+	$(PY) bench/bench_backtest.py
 
 clean:
 	rm -rf build reports .hypothesis

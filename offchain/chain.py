@@ -22,7 +22,7 @@ from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
 from offchain.errors import ChainError, ConfigError
 
@@ -187,9 +187,7 @@ class Sender:
         tx: dict[str, Any] = {"from": self.address}
         try:
             tx["gas"] = gas or int(fn.estimate_gas(tx) * 1.2) + 10_000
-        except ContractLogicError as exc:
-            raise ChainError(f"{label} would revert: {revert_reason(exc)}") from None
-        except ValueError as exc:
+        except (ContractLogicError, Web3RPCError, ValueError) as exc:
             raise ChainError(f"{label} would revert: {revert_reason(exc)}") from None
         try:
             if self._key is None:
