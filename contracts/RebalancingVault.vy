@@ -101,8 +101,12 @@ MAX_MAX_AGE: constant(uint256) = 3 * 86_400  # seconds
 
 DEFAULT_MAX_AGE: constant(uint256) = 86_400  # seconds
 
+MASK14: constant(uint256) = 2**14 - 1
 MASK16: constant(uint256) = 2**16 - 1
+MASK18: constant(uint256) = 2**18 - 1
 MASK32: constant(uint256) = 2**32 - 1
+WEIGHTS_MASK: constant(uint256) = 2**112 - 1  # the 8 weight lanes of `_weights_and_ages`
+AGE_SHIFT: constant(uint256) = 112  # where the max-age lanes start
 MASK64: constant(uint256) = 2**64 - 1
 MASK128: constant(uint256) = 2**128 - 1
 
@@ -114,6 +118,9 @@ N_ASSETS: immutable(uint256)
 # bits 0-159 token address, 160-167 token decimals, 168-175 feed decimals.
 ASSET_CONFIG: immutable(DynArray[uint256, MAX_ASSETS])
 FEEDS: immutable(DynArray[address, MAX_ASSETS])
+# Uniswap-V2-compatible router every trade goes through. Fixed for the vault's life: where the
+# vault approves its tokens is not something an owner may change under depositors' feet.
+ROUTER: immutable(address)
 
 
 # ---- Structs ----
@@ -154,16 +161,16 @@ totalSupply: public(uint256)
 # slot i // 2 at bit 128 * (i % 2); "vault: holdings overflow" guards the width). Tracked here
 # rather than read from `balanceOf` so that donations cannot move share prices, weights or triggers.
 _holdings: uint256[4]
-# Target weights in bps, 16 bits per asset (asset i at bit 16 * i), summing to exactly 10_000.
-# Changed only through the timelock.
-_targets: uint256
-# Per-feed max age in seconds, matched to each feed's heartbeat: 32 bits per asset (bit 32 * i).
-_max_ages: uint256
+# Target weights and feed max ages in one word. Weights in bps, summing to exactly 10_000 and
+# changed only through the timelock: 14 bits per asset at bit 14 * i (10_000 < 2**14). Max age
+# of each feed in seconds, matched to its heartbeat: 18 bits per asset at bit 112 + 18 * i
+# (the 3-day bound, 259_200 s, is < 2**18).
+_weights_and_ages: uint256
 # Every owner-set parameter plus `paused` and `last_rebalance`: see `Config` for the layout. The
 # setters' hard bounds guarantee each field fits its width.
 _config: uint256
 
-# Queued target weights (packed like `_targets`) and the time they may be applied (0: none).
+# Queued target weights (packed like the weight lanes above) and when they may apply (0: none).
 _pending_targets: uint256
 pending_eta: public(uint256)
 
@@ -173,8 +180,6 @@ pending_owner: public(address)
 # Keepers may call `rebalance`; the guardian may only pause.
 is_keeper: public(HashMap[address, bool])
 guardian: public(address)
-# Uniswap-V2-compatible router every trade goes through.
-router: public(address)
 
 
 # ---- Events ----
@@ -240,10 +245,6 @@ event FeedMaxAgeChanged:
     old_value: uint256
     new_value: uint256
 
-event RouterChanged:
-    old_router: indexed(address)
-    new_router: indexed(address)
-
 event KeeperSet:
     account: indexed(address)
     enabled: bool
@@ -308,18 +309,17 @@ def __init__(
         assert token_decimals <= 18, "vault: token decimals"
         assert feed_decimals <= 18, "vault: feed decimals"
         config.append(convert(assets[i], uint256) | (token_decimals << 160) | (feed_decimals << 168))
-        ages |= DEFAULT_MAX_AGE << (32 * i)
+        ages |= DEFAULT_MAX_AGE << (AGE_SHIFT + 18 * i)
 
     N_ASSETS = n
     ASSET_CONFIG = config
     FEEDS = feeds
-    self._targets = self._pack16(target_weights)
-    self._max_ages = ages
+    self._weights_and_ages = self._pack_weights(target_weights) | ages
 
     self.name = name
     self.symbol = symbol
     self.owner = msg.sender
-    self.router = router
+    ROUTER = router
     self.guardian = guardian
     if keeper != empty(address):
         self.is_keeper[keeper] = True
@@ -517,7 +517,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     cfg.last_rebalance = block.timestamp
     self._store_config(cfg)
 
-    router: address = self.router
+    router: address = ROUTER
     slippage: uint256 = cfg.max_slippage_bps
     trade_cap: uint256 = value_before * cfg.max_trade_bps // BPS
     sold_value_up: uint256 = 0  # for the size cap, rounded up
@@ -649,7 +649,7 @@ def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
     """@notice Queued target weights in bps (empty when nothing is queued); see `pending_eta`."""
     if self.pending_eta == 0:
         return []
-    return self._unpack16(self._pending_targets)
+    return self._unpack_weights(self._pending_targets)
 
 
 @external
@@ -692,6 +692,13 @@ def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
         return False, b""
     drift_bps: uint256 = drift_wad // BPS_TO_WAD
     return True, abi_encode(reason, drift_bps)
+
+
+@external
+@view
+def router() -> address:
+    """@notice The Uniswap-V2-compatible router every trade goes through (fixed at deployment)."""
+    return ROUTER
 
 
 @external
@@ -776,7 +783,7 @@ def queue_target_weights(weights: DynArray[uint256, MAX_ASSETS]):
     self._only_owner()
     self._check_weights(weights, N_ASSETS)
     eta: uint256 = block.timestamp + self._load_config().target_delay
-    self._pending_targets = self._pack16(weights)
+    self._pending_targets = self._pack_weights(weights)
     self.pending_eta = eta
     log TargetWeightsQueued(weights=weights, eta=eta)
 
@@ -789,7 +796,7 @@ def apply_target_weights():
     assert eta != 0, "vault: nothing queued"
     assert block.timestamp >= eta, "vault: timelock"
     old: DynArray[uint256, MAX_ASSETS] = self._targets_array()
-    self._targets = self._pending_targets
+    self._weights_and_ages = (self._weights_and_ages & ~WEIGHTS_MASK) | self._pending_targets
     self._pending_targets = 0
     self.pending_eta = 0
     log TargetWeightsApplied(old_weights=old, new_weights=self._targets_array())
@@ -801,7 +808,7 @@ def cancel_target_weights():
     """@notice Drop the queued target weights (owner)."""
     self._only_owner()
     assert self.pending_eta != 0, "vault: nothing queued"
-    weights: DynArray[uint256, MAX_ASSETS] = self._unpack16(self._pending_targets)
+    weights: DynArray[uint256, MAX_ASSETS] = self._unpack_weights(self._pending_targets)
     self._pending_targets = 0
     self.pending_eta = 0
     log TargetWeightsCancelled(weights=weights)
@@ -951,19 +958,12 @@ def set_max_age(feed: address, new_value: uint256):
     assert new_value >= MIN_MAX_AGE and new_value <= MAX_MAX_AGE, "vault: out of bounds"
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
         if FEEDS[i] == feed:
-            log FeedMaxAgeChanged(feed=feed, old_value=self._max_age(i), new_value=new_value)
-            self._max_ages = (self._max_ages & ~(MASK32 << (32 * i))) | (new_value << (32 * i))
+            lane: uint256 = AGE_SHIFT + 18 * i
+            word: uint256 = self._weights_and_ages
+            log FeedMaxAgeChanged(feed=feed, old_value=(word >> lane) & MASK18, new_value=new_value)
+            self._weights_and_ages = (word & ~(MASK18 << lane)) | (new_value << lane)
             return
     raise "vault: unknown feed"
-
-
-@external
-def set_router(new_router: address):
-    """@notice Change the router trades go through (owner). Outputs stay oracle-checked."""
-    self._only_owner()
-    assert new_router != empty(address), "vault: zero address"
-    log RouterChanged(old_router=self.router, new_router=new_router)
-    self.router = new_router
 
 
 # ---- Internal: roles, weights, trigger ----
@@ -1000,11 +1000,12 @@ def _check_trigger() -> (uint8, uint256):
     if cfg.paused:
         return REASON_NONE, 0
     prices: DynArray[uint256, MAX_ASSETS] = []
+    ages: DynArray[uint256, MAX_ASSETS] = self._max_ages_array()
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
         price: uint256 = 0
         status: uint256 = 0
         updated_at: uint256 = 0
-        price, status, updated_at = self._read_feed(i)
+        price, status, updated_at = self._read_feed(i, ages[i])
         if status != FEED_OK:
             return REASON_NONE, 0
         prices.append(price)
@@ -1028,7 +1029,7 @@ def _trigger(drift_wad: uint256, cfg: Config) -> uint8:
 
 @internal
 @view
-def _read_feed(i: uint256) -> (uint256, uint256, uint256):
+def _read_feed(i: uint256, max_age: uint256) -> (uint256, uint256, uint256):
     """
     @dev Returns (price 1e18 per whole token, status, updatedAt). Mirror: offchain.model.feed_status.
          A feed contract that reverts makes this revert.
@@ -1044,7 +1045,7 @@ def _read_feed(i: uint256) -> (uint256, uint256, uint256):
     price: uint256 = convert(answer, uint256) * 10 ** (18 - ((ASSET_CONFIG[i] >> 168) & 255))
     if updated_at == 0 or answered_in_round < round_id:
         return price, FEED_INCOMPLETE, updated_at
-    if updated_at > block.timestamp or block.timestamp - updated_at > self._max_age(i):
+    if updated_at > block.timestamp or block.timestamp - updated_at > max_age:
         return price, FEED_STALE, updated_at
     return price, FEED_OK, updated_at
 
@@ -1054,11 +1055,12 @@ def _read_feed(i: uint256) -> (uint256, uint256, uint256):
 def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
     """@dev Prices of all assets; reverts with the reason of the first unusable feed."""
     prices: DynArray[uint256, MAX_ASSETS] = []
+    ages: DynArray[uint256, MAX_ASSETS] = self._max_ages_array()
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
         price: uint256 = 0
         status: uint256 = 0
         updated_at: uint256 = 0
-        price, status, updated_at = self._read_feed(i)
+        price, status, updated_at = self._read_feed(i, ages[i])
         assert status != FEED_NON_POSITIVE, "vault: bad price"
         assert status != FEED_INCOMPLETE, "vault: incomplete round"
         assert status != FEED_STALE, "vault: stale price"
@@ -1091,41 +1093,35 @@ def _store_holdings(holdings: DynArray[uint256, MAX_ASSETS]):
 @internal
 @view
 def _targets_array() -> DynArray[uint256, MAX_ASSETS]:
-    return self._unpack16(self._targets)
+    return self._unpack_weights(self._weights_and_ages)
 
 
 @internal
 @view
-def _unpack16(packed: uint256) -> DynArray[uint256, MAX_ASSETS]:
+def _unpack_weights(packed: uint256) -> DynArray[uint256, MAX_ASSETS]:
     out: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        out.append((packed >> (16 * i)) & MASK16)
+        out.append((packed >> (14 * i)) & MASK14)
     return out
 
 
 @internal
 @pure
-def _pack16(weights: DynArray[uint256, MAX_ASSETS]) -> uint256:
-    """@dev Weights were checked to sum to 10_000, so each fits 16 bits."""
+def _pack_weights(weights: DynArray[uint256, MAX_ASSETS]) -> uint256:
+    """@dev Weights were checked to sum to 10_000, so each fits its 14-bit lane."""
     packed: uint256 = 0
     for i: uint256 in range(len(weights), bound=MAX_ASSETS):
-        packed |= weights[i] << (16 * i)
+        packed |= weights[i] << (14 * i)
     return packed
 
 
 @internal
 @view
-def _max_age(i: uint256) -> uint256:
-    return (self._max_ages >> (32 * i)) & MASK32
-
-
-@internal
-@view
 def _max_ages_array() -> DynArray[uint256, MAX_ASSETS]:
-    packed: uint256 = self._max_ages
+    packed: uint256 = self._weights_and_ages
     ages: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        ages.append((packed >> (32 * i)) & MASK32)
+        ages.append((packed >> (AGE_SHIFT + 18 * i)) & MASK18)
     return ages
 
 

@@ -191,7 +191,10 @@ def make_basket(
         weights: tuple[int, ...] = DEFAULT_WEIGHTS,
         pool_usd: int = 50_000_000,
         token_classes: tuple[Any, ...] | None = None,
+        vault_router: Any = None,
     ) -> Basket:
+        """``vault_router``: the router the vault trades through (default: the AMM double's).
+        Pools, quotes and arbitrage always use the AMM double's router."""
         n = len(decimals)
         answers = [p * 10**FEED_DECIMALS for p in prices]
         tokens = []
@@ -230,7 +233,7 @@ def make_basket(
             tokens,
             feeds,
             list(weights),
-            router,
+            vault_router if vault_router is not None else router,
             keeper,
             guardian,
             {"from": owner},

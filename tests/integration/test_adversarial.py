@@ -78,34 +78,40 @@ def test_keeper_refuses_to_trade_into_an_off_price_pool(drifted, attacker, web3)
 
 
 @pytest.fixture
-def hostile(drifted, owner, HostileRouterDouble):
+def hostile_basket(make_basket, owner, alice, HostileRouterDouble):
+    """A drifted vault whose router is hostile; quotes and pools come from the honest AMM."""
     router = HostileRouterDouble.deploy({"from": owner})
-    drifted.vault.set_router(router, {"from": owner})
-    for i, token in enumerate(drifted.tokens):
-        token.mint(router, drifted.units_for_usd(i, 10_000_000), {"from": owner})
-    return router
+    b = make_basket(vault_router=router)
+    for i, token in enumerate(b.tokens):
+        token.mint(router, b.units_for_usd(i, 10_000_000), {"from": owner})
+    b.deposit_usd(alice, 1_000_000)
+    b.move(1, 14_000)
+    return b, router
 
 
-def test_router_paying_less_than_min_out_is_rejected(drifted, hostile):
-    t = drifted.propose()[0]
-    hostile.configure(t[3] - 1, 10_000, {"from": drifted.owner})
+def test_router_paying_less_than_min_out_is_rejected(hostile_basket):
+    b, hostile = hostile_basket
+    t = b.propose()[0]
+    hostile.configure(t[3] - 1, 10_000, {"from": b.owner})
     with brownie.reverts("vault: output below bound"):
-        drifted.rebalance([t])
+        b.rebalance([t])
 
 
-def test_router_pulling_less_than_amount_in_is_rejected(drifted, hostile):
-    t = drifted.propose()[0]
-    hostile.configure(t[3], 5_000, {"from": drifted.owner})  # pays enough but pulls only half
+def test_router_pulling_less_than_amount_in_is_rejected(hostile_basket):
+    b, hostile = hostile_basket
+    t = b.propose()[0]
+    hostile.configure(t[3], 5_000, {"from": b.owner})  # pays enough but pulls only half
     with brownie.reverts("vault: partial fill"):
-        drifted.rebalance([t])
+        b.rebalance([t])
 
 
-def test_router_is_approved_for_exactly_amount_in(drifted, hostile):
-    t = drifted.propose()[0]
-    hostile.configure(t[3] * 101 // 100, 10_000, {"from": drifted.owner})
-    drifted.rebalance([t])
+def test_router_is_approved_for_exactly_amount_in(hostile_basket):
+    b, hostile = hostile_basket
+    t = b.propose()[0]
+    hostile.configure(t[3] * 101 // 100, 10_000, {"from": b.owner})
+    b.rebalance([t])
     assert hostile.seen_allowance() == t[2]
-    assert drifted.tokens[_index(drifted, t[0])].allowance(drifted.vault, hostile) == 0
+    assert b.tokens[_index(b, t[0])].allowance(b.vault, hostile) == 0
 
 
 # ---- reentrancy ----

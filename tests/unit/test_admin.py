@@ -150,13 +150,9 @@ def test_set_max_age_per_feed(basket, owner, attacker):
         basket.vault.set_max_age(feed, 3_600, {"from": attacker})
 
 
-def test_set_router(basket, owner, alice, attacker):
-    tx = basket.vault.set_router(alice, {"from": owner})
-    assert basket.vault.router() == alice and tx.events["RouterChanged"]["new_router"] == alice
-    with brownie.reverts("vault: zero address"):
-        basket.vault.set_router(ZERO, {"from": owner})
-    with brownie.reverts("vault: not owner"):
-        basket.vault.set_router(alice, {"from": attacker})
+def test_router_is_fixed_at_deployment(basket):
+    assert basket.vault.router() == basket.router
+    assert not hasattr(basket.vault, "set_router")  # no owner power to redirect approvals
 
 
 def test_target_weights_apply_only_after_delay(basket, owner, attacker):
