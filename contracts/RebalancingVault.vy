@@ -1071,9 +1071,13 @@ def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
 @internal
 @view
 def _holdings_array() -> DynArray[uint256, MAX_ASSETS]:
+    n: uint256 = N_ASSETS
     holdings: DynArray[uint256, MAX_ASSETS] = []
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        holdings.append((self._holdings[i // 2] >> (128 * (i % 2))) & MASK128)
+    for j: uint256 in range((n + 1) // 2, bound=MAX_ASSETS // 2):
+        word: uint256 = self._holdings[j]  # one SLOAD per pair of assets
+        holdings.append(word & MASK128)
+        if 2 * j + 1 < n:
+            holdings.append(word >> 128)
     return holdings
 
 
