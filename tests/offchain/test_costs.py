@@ -37,13 +37,13 @@ def test_float_amm_matches_integer_pool() -> None:
 
 
 def test_gas_cost() -> None:
-    c = CostModel()
+    c = CostModel(gas_per_rebalance=120_000, gas_per_swap=90_000)
     # (120k + 3 * 90k) gas * 20 gwei * $3,000
     assert c.gas_usd(3) == pytest.approx(390_000 * 20e-9 * 3000)
     assert CostModel.zero().gas_usd(5) == 0.0
-    assert CostModel(gas_per_swap=50_000, gas_price_gwei=1, native_price_usd=2000).gas_usd(
-        2
-    ) == pytest.approx(220_000 * 1e-9 * 2000)
+    assert CostModel(
+        gas_per_rebalance=120_000, gas_per_swap=50_000, gas_price_gwei=1, native_price_usd=2000
+    ).gas_usd(2) == pytest.approx(220_000 * 1e-9 * 2000)
 
 
 def _random_vault(rng: np.random.Generator):  # type: ignore[no-untyped-def]
