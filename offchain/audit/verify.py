@@ -1,0 +1,749 @@
+"""Re-check every rebalance of a vault from its logs plus historical state, with ``offchain.model``.
+
+Which state a rebalance is checked against
+------------------------------------------
+A rebalance in transaction ``tx`` at index ``k`` of block ``B`` saw the state left by block ``B - 1``
+plus the transactions ``0 .. k-1`` of block ``B``. Plain JSON-RPC only gives state at block
+boundaries, so:
+
+* **holdings** come from the event stream itself (exact, in log order, whatever else happened in
+  the block): ``Deposited.amounts`` (+), ``Redeemed.amounts`` (-), ``Swapped`` (sell -amount_in,
+  buy +amount_out), starting from zero at deployment (or ``get_holdings()`` at ``from_block - 1``);
+* **parameters, targets, feed max ages, paused, keeper role, last_rebalance and feed answers** are
+  read with ``eth_call`` at block ``B - 1``; the time is block ``B``'s timestamp;
+* when ``k > 0`` the earlier transactions of block ``B`` are inspected (``eth_getBlockByNumber`` with
+  full transactions and their receipts): one that was sent to, or emitted a log from, one of the
+  vault's feeds, or that emitted a vault event changing parameters, targets, max ages, pause or
+  roles, makes the ``B - 1`` state unreliable for that rebalance: rule ``MIDBLOCK``. A feed changed
+  by an internal call that logs nothing is invisible without tracing (non-standard RPC); it is still
+  caught whenever it changes what the vault computed, by ``EVENT``: every number of the
+  ``Rebalanced`` and ``Swapped`` events (reason, drifts, values, weights, oracle-implied outputs) is
+  recomputed from the ``B - 1`` state and must match exactly.
+
+Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each with ``offchain.model``:
+
+* ``I0-access``: ``paused()`` false and ``is_keeper(keeper)`` true at ``B - 1``.
+* ``I1-trigger``: ``model.trigger(drift_before_wad, ts(B), last_rebalance, params) != NONE``.
+* ``I2-prices``: ``model.feed_status(...) == FEED_OK`` for every feed (answers at ``B - 1``,
+  ``max_age`` from ``get_max_ages()``, now = ``ts(B)``).
+* ``I3-slippage``: per swap, sell != buy, both vault assets, ``amount_in <= holdings[sell]``
+  (running), and ``amount_out >= model.min_acceptable_out(model.oracle_out(...), max_slippage_bps)``.
+* ``I4-size``: sum of ``ceil(amount_in * price_sell / 10**dec_sell)`` <=
+  ``value_before * max_trade_bps // 10_000``.
+* ``I5-away`` / ``I5-overshoot``: per touched asset, ``|w_after - t| <= |w_before - t|`` (WAD); if
+  it crossed its target, ``|w_after - t| <= tolerance_bps * 1e14``.
+* ``I6-drift``: ``drift_after_wad < drift_before_wad``.
+* ``I7-value``: ``value_after + floor(amount_in * price_sell / unit) summed * max_slippage_bps // 10_000
+  >= value_before``.
+* ``EVENT``: the vault's events equal the recomputation (see above).
+* ``MIDBLOCK``: see above.
+* ``ACCOUNTING``: at sampled blocks, holdings rebuilt from events == ``get_holdings()``.
+* ``SOLVENCY``: at sampled blocks, ``balanceOf(vault) >= holdings`` for every asset.
+
+``SURPLUS`` (``balanceOf(vault) > holdings``: donations or anything else sent outside the vault's
+accounting) is a *finding*, not a violation: the vault ignores such tokens by design.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+
+from offchain import model
+from offchain.audit.decode import Event, EventDecoder
+from offchain.audit.logs import LogStats, fetch_logs
+from offchain.audit.rpc import Rpc, RpcError, decode_result, encode_call
+from offchain.errors import ChainError, InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RULES", "Violation", "Finding", "RebalanceCheck", "AuditResult", "VaultMeta", "audit"]
+
+RULES: dict[str, str] = {
+    "I0-access": "caller held the keeper role and the vault was not paused",
+    "I1-trigger": "trigger held before trading (cooldown, THRESHOLD or CALENDAR)",
+    "I2-prices": "every feed fresh, complete and positive",
+    "I3-slippage": "each swap's output >= oracle-implied output less max_slippage_bps",
+    "I4-size": "value sold <= max_trade_bps of vault value",
+    "I5-away": "no touched asset ended further from its target",
+    "I5-overshoot": "no touched asset crossed its target by more than tolerance_bps",
+    "I6-drift": "drift strictly fell",
+    "I7-value": "value lost <= value sold * max_slippage_bps",
+    "EVENT": "the vault's events match the recomputation from historical state",
+    "MIDBLOCK": "no earlier transaction in the same block touched the vault's feeds or configuration",
+    "ACCOUNTING": "holdings rebuilt from events equal get_holdings()",
+    "SOLVENCY": "token balances cover the holdings",
+}
+
+# vault events that change what `rebalance` reads (besides holdings, which come from events)
+CONFIG_EVENTS = {
+    "ParameterChanged",
+    "FeedMaxAgeChanged",
+    "TargetWeightsApplied",
+    "Paused",
+    "Unpaused",
+    "KeeperSet",
+}
+
+SCALARS = (
+    "drift_threshold_bps",
+    "min_drift_bps",
+    "rebalance_period",
+    "cooldown",
+    "max_slippage_bps",
+    "max_trade_bps",
+    "tolerance_bps",
+    "last_rebalance",
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    tx_hash: str | None
+    block: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    block: int
+    detail: str
+    asset: str = ""
+    amount: int = 0
+
+
+@dataclass
+class VaultMeta:
+    address: str
+    assets: list[str]
+    feeds: list[str]
+    decimals: list[int]
+    feed_decimals: list[int]
+    deploy_block: int | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.assets)
+
+
+@dataclass
+class RebalanceCheck:
+    """One rebalance, recomputed: everything the report needs, plus its violations."""
+
+    tx_hash: str
+    block: int
+    tx_index: int
+    timestamp: int
+    keeper: str
+    sender: str
+    reason: int
+    params: model.Params
+    last_rebalance: int
+    targets: list[int]
+    prices: list[int]
+    holdings_before: list[int]
+    holdings_after: list[int]
+    drift_before_wad: int
+    drift_after_wad: int
+    value_before: int
+    value_after: int
+    weights_before: list[int]  # bps, as the event
+    weights_after: list[int]
+    sold_value: int  # 1e18 quote units, rounded down
+    slippage_value: int  # sum over swaps of (expected - out) valued at the buy price (1e18 quote units)
+    n_swaps: int
+    gas_used: int
+    gas_price: int  # effectiveGasPrice, wei
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def gas_paid(self) -> int:
+        return self.gas_used * self.gas_price
+
+
+@dataclass
+class HoldingsCheck:
+    block: int
+    rebuilt: list[int]
+    reported: list[int]
+    balances: list[int]
+
+
+@dataclass
+class AuditResult:
+    meta: VaultMeta
+    from_block: int
+    to_block: int
+    events: list[Event]
+    timestamps: dict[int, int]
+    rebalances: list[RebalanceCheck]
+    holdings_checks: list[HoldingsCheck]
+    violations: list[Violation]
+    findings: list[Finding]
+    log_stats: LogStats
+    rpc_calls: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+Tick = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def _noop(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+# ---- reading state ----
+
+
+def _call(rpc: Rpc, to: str, sig: str, out: list[str], block: int, arg_types=(), args=()) -> tuple[Any, ...]:
+    res = rpc.request("eth_call", [{"to": to, "data": encode_call(sig, arg_types, args)}, hex(block)])
+    return decode_result(out, res)
+
+
+def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
+    """The vault's immutables (assets, feeds, decimals) at ``block``; InputError if not a vault."""
+    if rpc.code(address, block) in ("0x", "", None):
+        raise InputError(f"no contract code at {address} (block {block}): check --vault and --rpc-url")
+    try:
+        (assets,) = _call(rpc, address, "get_assets()", ["address[]"], block)
+        (feeds,) = _call(rpc, address, "get_feeds()", ["address[]"], block)
+        dec, fdec = _call(rpc, address, "get_decimals()", ["uint256[]", "uint256[]"], block)
+    except (RpcError, ValueError, Exception) as exc:  # noqa: BLE001 - any decode failure: not a vault
+        if isinstance(exc, RpcError) and exc.code is None:
+            raise
+        raise InputError(
+            f"{address} does not look like a RebalancingVault (get_assets/get_feeds failed)"
+        ) from exc
+    return VaultMeta(
+        Web3.to_checksum_address(address),
+        [Web3.to_checksum_address(a) for a in assets],
+        [Web3.to_checksum_address(f) for f in feeds],
+        list(dec),
+        list(fdec),
+    )
+
+
+def find_deploy_block(rpc: Rpc, address: str, latest: int) -> int:
+    """First block with code at ``address`` (binary search on eth_getCode); 0 if history is pruned."""
+    lo, hi = 0, latest
+    try:
+        if rpc.code(address, 0) not in ("0x", ""):
+            return 0
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if rpc.code(address, mid) in ("0x", ""):
+                lo = mid + 1
+            else:
+                hi = mid
+    except RpcError as exc:
+        log.warning("cannot read historical code (%s): scanning from block 0", exc.message)
+        return 0
+    return lo
+
+
+def _hist_requests(meta: VaultMeta, block: int, keeper: str) -> list[tuple[str, list[Any]]]:
+    v = meta.address
+    reqs = [Rpc.call_req(v, encode_call(f"{name}()"), block) for name in SCALARS]
+    reqs.append(Rpc.call_req(v, encode_call("paused()"), block))
+    reqs.append(Rpc.call_req(v, encode_call("get_target_weights()"), block))
+    reqs.append(Rpc.call_req(v, encode_call("get_max_ages()"), block))
+    reqs.append(Rpc.call_req(v, encode_call("is_keeper(address)", ["address"], [keeper]), block))
+    for f in meta.feeds:
+        reqs.append(Rpc.call_req(f, encode_call("latestRoundData()"), block))
+    return reqs
+
+
+def _parse_hist(meta: VaultMeta, res: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, name in enumerate(SCALARS):
+        out[name] = decode_result(["uint256"], res[i])[0]
+    k = len(SCALARS)
+    out["paused"] = decode_result(["bool"], res[k])[0]
+    out["targets"] = list(decode_result(["uint256[]"], res[k + 1])[0])
+    out["max_ages"] = list(decode_result(["uint256[]"], res[k + 2])[0])
+    out["is_keeper"] = decode_result(["bool"], res[k + 3])[0]
+    out["rounds"] = [
+        decode_result(["uint80", "int256", "uint256", "uint256", "uint80"], r)
+        for r in res[k + 4 : k + 4 + meta.n]
+    ]
+    return out
+
+
+# ---- the audit ----
+
+
+def audit(
+    rpc: Rpc,
+    vault: str,
+    from_block: int | None = None,
+    to_block: int | None = None,
+    *,
+    samples: int = 50,
+    log_span: int = 2_000,
+    max_logs: int = 10_000,
+    tick: Tick = _noop,
+) -> AuditResult:
+    import time  # noqa: PLC0415
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    latest = rpc.block_number()
+    to_block = latest if to_block is None else to_block
+    if to_block > latest:
+        raise InputError(f"--to-block {to_block} is past the node's latest block {latest}")
+    address = Web3.to_checksum_address(vault)
+    meta = read_meta(rpc, address, to_block)
+    if from_block is None:
+        from_block = find_deploy_block(rpc, address, to_block)
+        meta.deploy_block = from_block
+    if from_block > to_block:
+        raise InputError(f"--from-block {from_block} is after --to-block {to_block}")
+
+    # 1. logs
+    stats = LogStats()
+    raws = fetch_logs(
+        rpc,
+        address,
+        from_block,
+        to_block,
+        span=log_span,
+        max_logs=max_logs,
+        stats=stats,
+        on_page=lambda end, _n: tick("logs", end - from_block + 1, to_block - from_block + 1),
+    )
+    events = EventDecoder().decode_all(raws)
+    timings["logs"] = time.perf_counter() - t0
+
+    # 2. timestamps of every block with an event, plus receipts of rebalance txs
+    t1 = time.perf_counter()
+    blocks = sorted({e.block for e in events})
+    rebal_events = [e for e in events if e.name == "Rebalanced"]
+    reqs: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(b), False]) for b in blocks]
+    reqs += [("eth_getTransactionReceipt", [e.tx_hash]) for e in rebal_events]
+    res = rpc.batch(reqs)
+    timestamps = {b: int(r["timestamp"], 16) for b, r in zip(blocks, res[: len(blocks)], strict=True)}
+    receipts = dict(zip([e.tx_hash for e in rebal_events], res[len(blocks) :], strict=True))
+    timings["blocks"] = time.perf_counter() - t1
+
+    # 3. historical state before each rebalance (block - 1), batched
+    t2 = time.perf_counter()
+    hist: dict[str, dict[str, Any]] = {}
+    per = len(SCALARS) + 4 + meta.n
+    chunk = max(1, rpc.batch_size // per)
+    for start in range(0, len(rebal_events), chunk):
+        part = rebal_events[start : start + chunk]
+        reqs = []
+        for e in part:
+            reqs += _hist_requests(meta, e.block - 1, e.args["keeper"])
+        try:
+            res = rpc.batch(reqs)
+        except RpcError as exc:
+            raise ChainError(
+                f"the node cannot answer eth_call at historical blocks ({exc.message}): "
+                "an archive node is needed"
+            ) from exc
+        for i, e in enumerate(part):
+            hist[e.tx_hash] = _parse_hist(meta, res[i * per : (i + 1) * per])
+        tick("state", start + len(part), len(rebal_events))
+    timings["state"] = time.perf_counter() - t2
+
+    # 4. mid-block: earlier transactions in the same block
+    t3 = time.perf_counter()
+    midblock = _midblock(rpc, meta, events, rebal_events, receipts)
+    timings["midblock"] = time.perf_counter() - t3
+
+    # 5. replay events, verify each rebalance
+    t4 = time.perf_counter()
+    if from_block > 0 and meta.deploy_block != from_block:
+        (h0,) = _call(rpc, address, "get_holdings()", ["uint256[]"], from_block - 1)
+        holdings = list(h0)
+    else:
+        holdings = [0] * meta.n
+    index = {a: i for i, a in enumerate(meta.assets)}
+    by_tx: dict[str, list[Event]] = {}
+    for e in events:
+        by_tx.setdefault(e.tx_hash, []).append(e)
+    rebal_txs = {e.tx_hash for e in rebal_events}
+    checks: list[RebalanceCheck] = []
+    violations: list[Violation] = []
+    after_block: dict[int, list[int]] = {}  # holdings at the end of each event block
+    done_tx: set[str] = set()
+    for e in events:
+        if e.tx_hash in rebal_txs:
+            if e.tx_hash not in done_tx:
+                done_tx.add(e.tx_hash)
+                chk = _verify_rebalance(
+                    meta,
+                    index,
+                    by_tx[e.tx_hash],
+                    holdings,
+                    hist[e.tx_hash],
+                    timestamps[e.block],
+                    receipts[e.tx_hash],
+                    midblock.get(e.tx_hash),
+                )
+                checks.append(chk)
+                violations.extend(chk.violations)
+                holdings = list(chk.holdings_after)
+        elif e.name == "Deposited":
+            holdings = [h + a for h, a in zip(holdings, e.args["amounts"], strict=True)]
+        elif e.name == "Redeemed":
+            holdings = [h - a for h, a in zip(holdings, e.args["amounts"], strict=True)]
+        elif e.name == "Swapped":  # a swap outside any rebalance: the vault never does that
+            violations.append(
+                Violation("EVENT", e.tx_hash, e.block, "Swapped without Rebalanced in the same tx")
+            )
+            s, b = index.get(e.args["sell"]), index.get(e.args["buy"])
+            if s is not None and b is not None:
+                holdings[s] -= e.args["amount_in"]
+                holdings[b] += e.args["amount_out"]
+        after_block[e.block] = list(holdings)
+    timings["verify"] = time.perf_counter() - t4
+
+    # 6. holdings vs get_holdings() and balanceOf at sampled blocks
+    t5 = time.perf_counter()
+    hchecks, hviol, findings = _check_holdings(
+        rpc, meta, after_block, from_block, to_block, samples, holdings
+    )
+    violations.extend(hviol)
+    timings["holdings"] = time.perf_counter() - t5
+    timings["total"] = time.perf_counter() - t0
+    violations.sort(key=lambda v: (v.block, v.tx_hash or "", v.rule))
+    return AuditResult(
+        meta,
+        from_block,
+        to_block,
+        events,
+        timestamps,
+        checks,
+        hchecks,
+        violations,
+        findings,
+        stats,
+        rpc.calls,
+        timings,
+    )
+
+
+def _midblock(
+    rpc: Rpc, meta: VaultMeta, events: list[Event], rebal_events: list[Event], receipts: dict[str, Any]
+) -> dict[str, str]:
+    """tx_hash -> why the block-1 state may not be what the rebalance saw (only when it may not)."""
+    out: dict[str, str] = {}
+    feeds = {f.lower() for f in meta.feeds}
+    todo = [e for e in rebal_events if int(receipts[e.tx_hash]["transactionIndex"], 16) > 0]
+    if not todo:
+        return out
+    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in sorted({e.block for e in todo})])
+    txs_by_block = {int(b["number"], 16): b["transactions"] for b in blocks}
+    for e in todo:
+        k = int(receipts[e.tx_hash]["transactionIndex"], 16)
+        reasons = [
+            f"config event {x.name} in earlier tx {x.tx_hash}"
+            for x in events
+            if x.block == e.block and x.tx_index < k and x.name in CONFIG_EVENTS
+        ]
+        earlier = [t for t in txs_by_block[e.block] if int(t["transactionIndex"], 16) < k]
+        for t in earlier:
+            if (t.get("to") or "").lower() in feeds:
+                reasons.append(f"earlier tx {t['hash']} was sent to feed {Web3.to_checksum_address(t['to'])}")
+        recs = rpc.batch([("eth_getTransactionReceipt", [t["hash"]]) for t in earlier])
+        for t, r in zip(earlier, recs, strict=True):
+            for lg in r.get("logs") or []:
+                if lg["address"].lower() in feeds and (t.get("to") or "").lower() not in feeds:
+                    reasons.append(f"earlier tx {t['hash']} emitted a log from feed {lg['address']}")
+                    break
+        if reasons:
+            out[e.tx_hash] = "; ".join(dict.fromkeys(reasons))
+    return out
+
+
+def _dist(a: int, b: int) -> int:
+    return abs(a - b)
+
+
+def _verify_rebalance(
+    meta: VaultMeta,
+    index: dict[str, int],
+    tx_events: list[Event],
+    holdings: list[int],
+    h: dict[str, Any],
+    ts: int,
+    receipt: dict[str, Any],
+    midblock: str | None,
+) -> RebalanceCheck:
+    reb = next(e for e in tx_events if e.name == "Rebalanced")
+    swaps = [e for e in tx_events if e.name == "Swapped" and e.log_index < reb.log_index]
+    tx, blk = reb.tx_hash, reb.block
+    viol: list[Violation] = []
+
+    def bad(rule: str, detail: str) -> None:
+        viol.append(Violation(rule, tx, blk, detail))
+
+    params = model.Params(
+        drift_threshold_bps=h["drift_threshold_bps"],
+        rebalance_period=h["rebalance_period"],
+        min_drift_bps=h["min_drift_bps"],
+        cooldown=h["cooldown"],
+        max_slippage_bps=h["max_slippage_bps"],
+        max_trade_bps=h["max_trade_bps"],
+        tolerance_bps=h["tolerance_bps"],
+    )
+    dec = meta.decimals
+    targets = h["targets"]
+    if midblock:
+        bad("MIDBLOCK", midblock)
+
+    # I0: access
+    if h["paused"]:
+        bad("I0-access", "vault was paused")
+    if not h["is_keeper"]:
+        bad("I0-access", f"{reb.args['keeper']} did not hold the keeper role")
+
+    # I2: prices
+    prices, stat_txt = [], []
+    for i, (rid, answer, _started, updated, answered) in enumerate(h["rounds"]):
+        prices.append(model.normalise_price(answer, meta.feed_decimals[i]))
+        st = model.feed_status(answer, updated, rid, answered, h["max_ages"][i], ts)
+        if st != model.FEED_OK:
+            name = {1: "non-positive", 2: "stale", 3: "incomplete"}[st]
+            stat_txt.append(
+                f"feed {meta.feeds[i]} {name} (answer {answer}, updatedAt {updated}, "
+                f"max_age {h['max_ages'][i]})"
+            )
+    if stat_txt:
+        bad("I2-prices", "; ".join(stat_txt))
+
+    # before
+    values_b = model.asset_values(holdings, prices, dec)
+    value_before = sum(values_b)
+    w_before = model.weights_wad(values_b)
+    drift_before = model.drift_wad(w_before, targets)
+
+    # I1: trigger
+    reason = model.trigger(drift_before, ts, h["last_rebalance"], params)
+    if reason == model.REASON_NONE:
+        if ts < h["last_rebalance"] + params.cooldown:
+            why = f"cooldown: {ts - h['last_rebalance']} s since last rebalance < {params.cooldown} s"
+        else:
+            why = (
+                f"drift {drift_before / model.BPS_TO_WAD:.2f} bps "
+                f"< threshold {params.drift_threshold_bps} bps"
+                + (
+                    f" and calendar not due ({ts - h['last_rebalance']} s < {params.rebalance_period} s)"
+                    if ts < h["last_rebalance"] + params.rebalance_period
+                    else f" and < min drift {params.min_drift_bps} bps for CALENDAR"
+                )
+            )
+        bad("I1-trigger", why)
+
+    # swaps: I3, I4
+    cur = list(holdings)
+    touched = [False] * meta.n
+    sold_down = sold_up = 0
+    slip_value = 0
+    cap = value_before * params.max_trade_bps // model.BPS
+    size_flagged = False
+    for sw in swaps:
+        a = sw.args
+        s, b = index.get(a["sell"]), index.get(a["buy"])
+        if s is None or b is None or s == b:
+            bad("I3-slippage", f"swap {a['sell']} -> {a['buy']}: not two distinct vault assets")
+            continue
+        if a["amount_in"] == 0 or a["amount_in"] > cur[s]:
+            bad("I3-slippage", f"swap sells {a['amount_in']} of asset {s} holding {cur[s]}")
+        unit_s, unit_b = 10 ** dec[s], 10 ** dec[b]
+        expected = model.oracle_out(a["amount_in"], prices[s], dec[s], prices[b], dec[b]) if prices[b] else 0
+        if expected != a["expected_out"]:
+            bad(
+                "EVENT",
+                f"swap {s}->{b}: expected_out {a['expected_out']} != oracle-implied {expected} "
+                "at block-1 prices",
+            )
+        floor = model.min_acceptable_out(expected, params.max_slippage_bps)
+        if a["amount_out"] < floor:
+            gap = (expected - a["amount_out"]) * model.BPS / expected if expected else float("inf")
+            bad(
+                "I3-slippage",
+                f"swap {s}->{b}: out {a['amount_out']} < bound {floor} "
+                f"({gap:.1f} bps below oracle; max {params.max_slippage_bps} bps)",
+            )
+        sold_down += a["amount_in"] * prices[s] // unit_s
+        sold_up += -(-(a["amount_in"] * prices[s]) // unit_s)
+        if sold_up > cap and not size_flagged:
+            size_flagged = True
+            bad(
+                "I4-size",
+                f"value sold {sold_up / 1e18:,.2f} > cap {cap / 1e18:,.2f} ({params.max_trade_bps} bps)",
+            )
+        slip_value += (expected - a["amount_out"]) * prices[b] // unit_b
+        cur[s] -= a["amount_in"]
+        cur[b] += a["amount_out"]
+        touched[s] = touched[b] = True
+
+    values_a = model.asset_values([max(0, x) for x in cur], prices, dec)
+    value_after = sum(values_a)
+    w_after = model.weights_wad(values_a)
+    drift_after = model.drift_wad(w_after, targets)
+
+    # I5
+    tol = params.tolerance_bps * model.BPS_TO_WAD
+    for i in range(meta.n):
+        if not touched[i]:
+            continue
+        t = targets[i] * model.BPS_TO_WAD
+        db, da = _dist(w_before[i], t), _dist(w_after[i], t)
+        crossed = (w_before[i] > t > w_after[i]) or (w_before[i] < t < w_after[i])
+        if crossed and da > tol:
+            bad(
+                "I5-overshoot",
+                f"asset {i} crossed its target {targets[i]} bps by {da / model.BPS_TO_WAD:.2f} bps "
+                f"> tolerance {params.tolerance_bps} bps",
+            )
+        if da > db:
+            bad(
+                "I5-away",
+                f"asset {i} moved away from target: {db / model.BPS_TO_WAD:.2f} -> "
+                f"{da / model.BPS_TO_WAD:.2f} bps",
+            )
+    # I6
+    if drift_after >= drift_before:
+        bad(
+            "I6-drift",
+            f"drift {drift_before / model.BPS_TO_WAD:.2f} -> {drift_after / model.BPS_TO_WAD:.2f} bps",
+        )
+    # I7
+    allowance = sold_down * params.max_slippage_bps // model.BPS
+    if value_after + allowance < value_before:
+        bad(
+            "I7-value",
+            f"value {value_before / 1e18:,.2f} -> {value_after / 1e18:,.2f}: lost "
+            f"{(value_before - value_after) / 1e18:,.2f} > allowance {allowance / 1e18:,.2f}",
+        )
+
+    # EVENT: every number the vault reported
+    ev = reb.args
+    mism = []
+    for name, got, want in (
+        ("reason", ev["reason"], reason),
+        ("drift_before", ev["drift_before"], drift_before // model.BPS_TO_WAD),
+        ("drift_after", ev["drift_after"], drift_after // model.BPS_TO_WAD),
+        ("value_before", ev["value_before"], value_before),
+        ("value_after", ev["value_after"], value_after),
+        ("weights_before", list(ev["weights_before"]), [w // model.BPS_TO_WAD for w in w_before]),
+        ("weights_after", list(ev["weights_after"]), [w // model.BPS_TO_WAD for w in w_after]),
+    ):
+        if got != want:
+            mism.append(f"{name} {got} != {want}")
+    if mism:
+        bad("EVENT", "Rebalanced differs from the recomputation at block-1 state: " + "; ".join(mism))
+
+    return RebalanceCheck(
+        tx_hash=tx,
+        block=blk,
+        tx_index=reb.tx_index,
+        timestamp=ts,
+        keeper=ev["keeper"],
+        sender=Web3.to_checksum_address(receipt["from"]),
+        reason=ev["reason"],
+        params=params,
+        last_rebalance=h["last_rebalance"],
+        targets=list(targets),
+        prices=prices,
+        holdings_before=list(holdings),
+        holdings_after=cur,
+        drift_before_wad=drift_before,
+        drift_after_wad=drift_after,
+        value_before=value_before,
+        value_after=value_after,
+        weights_before=list(ev["weights_before"]),
+        weights_after=list(ev["weights_after"]),
+        sold_value=sold_down,
+        slippage_value=slip_value,
+        n_swaps=len(swaps),
+        gas_used=int(receipt["gasUsed"], 16),
+        gas_price=int(receipt.get("effectiveGasPrice") or "0x0", 16),
+        violations=viol,
+    )
+
+
+def _sample_blocks(event_blocks: list[int], to_block: int, samples: int) -> list[int]:
+    if len(event_blocks) <= samples:
+        chosen = list(event_blocks)
+    else:
+        step = (len(event_blocks) - 1) / max(1, samples - 1)
+        chosen = sorted({event_blocks[round(i * step)] for i in range(samples)})
+    if to_block not in chosen:
+        chosen.append(to_block)
+    return chosen
+
+
+def _check_holdings(
+    rpc: Rpc,
+    meta: VaultMeta,
+    after_block: dict[int, list[int]],
+    from_block: int,
+    to_block: int,
+    samples: int,
+    final: list[int],
+) -> tuple[list[HoldingsCheck], list[Violation], list[Finding]]:
+    event_blocks = sorted(after_block)
+    chosen = _sample_blocks(event_blocks, to_block, samples)
+    reqs: list[tuple[str, list[Any]]] = []
+    for b in chosen:
+        reqs.append(Rpc.call_req(meta.address, encode_call("get_holdings()"), b))
+        for a in meta.assets:
+            reqs.append(Rpc.call_req(a, encode_call("balanceOf(address)", ["address"], [meta.address]), b))
+    try:
+        res = rpc.batch(reqs)
+    except RpcError as exc:
+        raise ChainError(
+            f"cannot read historical holdings ({exc.message}): an archive node is needed"
+        ) from exc
+    per = 1 + meta.n
+    checks: list[HoldingsCheck] = []
+    viol: list[Violation] = []
+    findings: list[Finding] = []
+    surplus_seen: dict[int, int] = {}
+    for k, b in enumerate(chosen):
+        prior = [x for x in event_blocks if x <= b]
+        rebuilt = after_block[prior[-1]] if prior else (final if not event_blocks else [0] * meta.n)
+        reported = list(decode_result(["uint256[]"], res[k * per])[0])
+        balances = [decode_result(["uint256"], r)[0] for r in res[k * per + 1 : (k + 1) * per]]
+        checks.append(HoldingsCheck(b, list(rebuilt), reported, balances))
+        if reported != list(rebuilt):
+            diff = [r - x for r, x in zip(reported, rebuilt, strict=True)]
+            viol.append(
+                Violation(
+                    "ACCOUNTING",
+                    None,
+                    b,
+                    f"get_holdings() {reported} != rebuilt from events {list(rebuilt)} (diff {diff})",
+                )
+            )
+        for i, (bal, held) in enumerate(zip(balances, reported, strict=True)):
+            if bal < held:
+                viol.append(
+                    Violation(
+                        "SOLVENCY", None, b, f"asset {meta.assets[i]}: balanceOf {bal} < holdings {held}"
+                    )
+                )
+            elif bal > held and surplus_seen.get(i) != bal - held:
+                surplus_seen[i] = bal - held
+                findings.append(
+                    Finding(
+                        "SURPLUS",
+                        b,
+                        f"asset {meta.assets[i]}: balanceOf exceeds holdings by {bal - held} token units "
+                        "(donation or transfer outside the vault's accounting; ignored by the vault)",
+                        meta.assets[i],
+                        bal - held,
+                    )
+                )
+    return checks, viol, findings
