@@ -8,7 +8,10 @@ strings (arrays joined with ``;``) so nothing is rounded.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,7 @@ import pandas as pd
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 
-from offchain.chain import load_artifact
+from offchain.chain import CONTRACTS, load_artifact
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +47,40 @@ def _norm(typ: str, value: Any) -> Any:
     return value
 
 
+def contract_abi(name: str = "RebalancingVault") -> list[dict[str, Any]]:
+    """ABI of ``contracts/**/<name>.vy``, cached on disk by the source's SHA-256.
+
+    ``load_artifact`` compiles with Vyper (~5 s for the vault) whenever brownie's ``build/`` is
+    missing or older than the source; the audit only needs the ABI, so it is kept in
+    ``$XDG_CACHE_HOME/ballast/abi`` (default ``~/.cache``) once computed.
+    """
+    matches = sorted(CONTRACTS.rglob(f"{name}.vy"))
+    if not matches:
+        return load_artifact(name).abi  # raises the usual ConfigError
+    digest = hashlib.sha256(matches[0].read_bytes()).hexdigest()[:20]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ballast" / "abi"
+    cached = base / f"{name}-{digest}.json"
+    try:
+        return json.loads(cached.read_text())
+    except (OSError, ValueError):
+        pass
+    abi = load_artifact(name).abi
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(abi))
+        tmp.replace(cached)
+    except OSError as exc:  # read-only home: just no cache
+        log.debug("cannot cache ABI (%s)", exc)
+    return abi
+
+
 class EventDecoder:
     """topic0 -> event ABI for one contract; ``decode(raw_log)`` -> ``Event`` (None if unknown)."""
 
     def __init__(self, contract: str = "RebalancingVault"):
         self.by_topic: dict[str, dict[str, Any]] = {}
-        for item in load_artifact(contract).abi:
+        for item in contract_abi(contract):
             if item.get("type") == "event":
                 self.by_topic["0x" + event_abi_to_log_topic(item).hex()] = item
 
