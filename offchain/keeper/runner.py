@@ -35,7 +35,7 @@ from offchain.keeper.fees import GWEI, FeePolicy
 from offchain.keeper.journal import Journal, Submission
 from offchain.keeper.keys import Signer
 from offchain.keeper.metrics import Metrics
-from offchain.keeper.rpc import Rpc, RpcError, RpcUnavailable
+from offchain.keeper.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
 from offchain.manifest import load_manifest
 from offchain.policies import Hybrid, Policy, parse_policy
 from offchain.vault import VaultState
@@ -199,8 +199,15 @@ class Keeper:
         return d
 
     # ------------------------------------------------------------------ encoding
-    def _decode_state(self, result: str) -> VaultState:
-        raw = abi_decode(self._state_types, bytes.fromhex(result[2:]))[0]
+    def _decode_state(self, result: Any) -> VaultState | RpcError:
+        if isinstance(result, RpcError):
+            return result
+        try:
+            raw = abi_decode(self._state_types, bytes.fromhex(result[2:]))[0]
+        except Exception:  # noqa: BLE001 - "0x" (no code at the lens) or garbage
+            return RpcError(
+                "eth_call", 0, f"lens {self.lens} returned no decodable state ({str(result)[:20]})"
+            )
         values = {
             k: (
                 [Web3.to_checksum_address(x) if isinstance(x, str) else x for x in v]
@@ -216,7 +223,7 @@ class Keeper:
 
     def read_states(self, block: str = "latest") -> list[VaultState | RpcError]:
         res = self.rpc.batch([self.state_call(v, block) for v in self.vaults])
-        return [r if isinstance(r, RpcError) else self._decode_state(r) for r in res]
+        return [self._decode_state(r) for r in res]
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self, *_: Any) -> None:
@@ -267,6 +274,9 @@ class Keeper:
             decisions = [self._fail("-", "rpc", str(exc))]
         except ChainError as exc:
             decisions = [self._fail("-", "cycle", str(exc))]
+        except Exception as exc:  # noqa: BLE001 - unattended: log, count, carry on (breaker decides)
+            log.debug("cycle failed", exc_info=True)
+            decisions = [self._fail("-", "internal", f"{type(exc).__name__}: {exc}")]
         if self._cycle_failures:
             self.consecutive_failures += 1
         else:
@@ -302,7 +312,7 @@ class Keeper:
         if self.address:
             self.metrics.balance_wei = _int(res[1])
             k = 3
-        states = [r if isinstance(r, RpcError) else self._decode_state(r) for r in res[k:]]
+        states = [self._decode_state(r) for r in res[k:]]
         now = _int(self.head["timestamp"])
         base_next = next_base_fee(self.head)
         self._update_native_price(states)
@@ -594,12 +604,23 @@ class Keeper:
             time.sleep(self.cfg.poll)
 
     def _revert_reason(self, row: Submission, receipt: dict[str, Any]) -> str:
+        """Why a mined transaction reverted: its call trace if the node has one, else a replay by eth_call."""
+        try:
+            tr = self.rpc.call(
+                "debug_traceTransaction", [receipt["transactionHash"], {"tracer": "callTracer"}]
+            )
+            reason = tr.get("revertReason") or decode_revert(tr.get("output"))
+            if reason:
+                return str(reason)
+        except RpcError:
+            pass  # tracing not offered by this node
         tx = json.loads(row.tx)
         call = {"from": row.sender, "to": tx["to"], "data": tx["data"], "gas": _hex(tx["gas"])}
-        try:
-            self.rpc.call("eth_call", [call, _hex(_int(receipt["blockNumber"]) - 1)])
-        except RpcError as exc:
-            return exc.reason
+        for block in (_int(receipt["blockNumber"]), _int(receipt["blockNumber"]) - 1):
+            try:
+                self.rpc.call("eth_call", [call, _hex(block)])
+            except RpcError as exc:
+                return exc.reason
         return "reverted (reason not reproducible by eth_call)"
 
     def _finalize(self, row: Submission, receipt: dict[str, Any], st: VaultState | None) -> Decision:
