@@ -7,16 +7,25 @@ tokens, sets feed answers and arbitrages the pools to the feeds, then lets a kee
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from web3 import Web3
 
+from offchain import model
 from offchain.chain import Sender
-from offchain.localstack import DEFAULT_TOKENS, DEFAULT_WEIGHTS, LocalStack, TokenSpec, deploy_local_stack
+from offchain.localstack import (
+    DEFAULT_TOKENS,
+    DEFAULT_WEIGHTS,
+    FEED_DECIMALS,
+    LocalStack,
+    TokenSpec,
+    deploy_local_stack,
+)
 from offchain.market import arbitrage_pair
-from offchain.vault import build_trades, read_state
+from offchain.vault import VaultState, build_trades
 
 __all__ = ["Sandbox"]
 
@@ -55,7 +64,7 @@ class Sandbox:
     def deposit(self, usd: int, vault: Any = None, args: tuple[Any, ...] | None = None) -> Any:
         """The investor deposits ``usd`` at target weights (at the sandbox's current prices)."""
         vault = vault or self.vault
-        targets = self.vault.functions.get_target_weights().call()
+        targets = vault.functions.get_target_weights().call()
         amounts = [
             usd * w // 10_000 * 10**s.decimals * 10**8 // p
             for w, s, p in zip(targets, self.stack.specs, self.prices, strict=True)
@@ -96,11 +105,32 @@ class Sandbox:
         self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
-    def rebalance(self, band_bps: int = 1) -> Any:
-        """Keeper rebalance with ``build_trades`` (raises ChainError if the vault refuses)."""
-        state = read_state(self.vault, self.stack.lens)
-        trades = build_trades(state, self.stack.router, band_bps=band_bps)
-        deadline = self.w3.eth.get_block("latest")["timestamp"] + 3_600
-        return self.keeper.transact(
-            self.vault.functions.rebalance([t.as_tuple() for t in trades], deadline), label="rebalance"
+    def state(self, vault: Any = None) -> VaultState:
+        """What ``build_trades`` reads, from the vault's own views and the feeds (no lens)."""
+        v = (vault or self.vault).functions
+        rounds = [f.functions.latestRoundData().call() for f in self.stack.feeds]
+        fields: dict[str, Any] = {f.name: None for f in dataclasses.fields(VaultState)}
+        fields.update(
+            assets=v.get_assets().call(),
+            holdings=v.get_holdings().call(),
+            prices=[model.normalise_price(r[1], FEED_DECIMALS) for r in rounds],
+            decimals=[s.decimals for s in self.stack.specs],
+            target_weights=v.get_target_weights().call(),
+            max_slippage_bps=v.max_slippage_bps().call(),
+            max_trade_bps=v.max_trade_bps().call(),
         )
+        return VaultState(**fields)
+
+    def trades(self, vault: Any = None, band_bps: int = 10) -> list[tuple[str, str, int, int]]:
+        """The keeper's trades for ``vault`` now (``offchain.vault.build_trades``)."""
+        state = self.state(vault)
+        return [t.as_tuple() for t in build_trades(state, self.stack.router, band_bps=band_bps)]
+
+    def deadline(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"]) + 3_600
+
+    def rebalance(self, band_bps: int = 10, vault: Any = None) -> Any:
+        """Keeper rebalance with ``build_trades`` (raises ChainError if the vault refuses)."""
+        vault = vault or self.vault
+        trades = self.trades(vault, band_bps)
+        return self.keeper.transact(vault.functions.rebalance(trades, self.deadline()), label="rebalance")

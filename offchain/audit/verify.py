@@ -29,7 +29,8 @@ Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each wi
 * ``I3-slippage``: per swap, sell != buy, both vault assets, ``amount_in <= holdings[sell]``
   (running), and ``amount_out >= model.min_acceptable_out(model.oracle_out(...), max_slippage_bps)``.
 * ``I4-size``: sum of ``ceil(amount_in * price_sell / 10**dec_sell)`` <=
-  ``value_before * max_trade_bps // 10_000``.
+  ``value_before * max_trade_bps // 10_000`` (flagged only if the sum of the floors also reaches the
+  cap: the two ways to round the cap differ by at most one quote wei per trade).
 * ``I5-away`` / ``I5-overshoot``: per touched asset, ``|w_after - t| <= |w_before - t|`` (WAD); if
   it crossed its target, ``|w_after - t| <= tolerance_bps * 1e14``.
 * ``I6-drift``: ``drift_after_wad < drift_before_wad``.
@@ -213,13 +214,19 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
     try:
         (assets,) = _call(rpc, address, "get_assets()", ["address[]"], block)
         (feeds,) = _call(rpc, address, "get_feeds()", ["address[]"], block)
-        dec, fdec = _call(rpc, address, "get_decimals()", ["uint256[]", "uint256[]"], block)
-    except (RpcError, ValueError, Exception) as exc:  # noqa: BLE001 - any decode failure: not a vault
+    except Exception as exc:  # noqa: BLE001 - a revert or undecodable answer: not a vault
         if isinstance(exc, RpcError) and exc.code is None:
-            raise
+            raise  # transport failure, not a revert
         raise InputError(
             f"{address} does not look like a RebalancingVault (get_assets/get_feeds failed)"
         ) from exc
+    if not assets or len(assets) != len(feeds):
+        raise InputError(f"{address} does not look like a RebalancingVault (no assets)")
+    try:
+        dec, fdec = _call(rpc, address, "get_decimals()", ["uint256[]", "uint256[]"], block)
+    except Exception:  # noqa: BLE001 - a vault without get_decimals(): ask the tokens and feeds
+        dec = [_call(rpc, a, "decimals()", ["uint8"], block)[0] for a in assets]
+        fdec = [_call(rpc, f, "decimals()", ["uint8"], block)[0] for f in feeds]
     return VaultMeta(
         Web3.to_checksum_address(address),
         [Web3.to_checksum_address(a) for a in assets],
@@ -576,7 +583,9 @@ def _verify_rebalance(
             )
         sold_down += a["amount_in"] * prices[s] // unit_s
         sold_up += -(-(a["amount_in"] * prices[s]) // unit_s)
-        if sold_up > cap and not size_flagged:
+        # the vault's cap is `sum(ceil(value sold)) <= cap`; flagged only when the rounded-down sum
+        # also reaches the cap, so a bound stated as `sum(floor(value sold)) < cap` is honoured too
+        if sold_up > cap and sold_down >= cap and not size_flagged:
             size_flagged = True
             bad(
                 "I4-size",
