@@ -88,9 +88,12 @@ class Sandbox:
         for feed, p in zip(self.stack.feeds, self.prices, strict=True):
             self.owner.transact(feed.functions.set_answer(p), label="feed")
 
-    def arbitrage(self) -> None:
+    def arbitrage(self, only: int | None = None) -> None:
+        """Bring every pool (or only those of asset ``only``) to the feeds' price ratio."""
         syms = [s.symbol for s in self.stack.specs]
         for i, j in itertools.combinations(range(len(syms)), 2):
+            if only is not None and only not in (i, j):
+                continue
             arbitrage_pair(
                 self.owner,
                 self.stack.router,

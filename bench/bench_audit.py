@@ -1,0 +1,174 @@
+"""Benchmark of ``ballast audit``: verify N rebalances (default 1,000) of a vault on a local Anvil.
+
+Run: ``.venv/bin/python bench/bench_audit.py [--rebalances 1000] [--assets 4] [--json]``.
+
+Setup (not timed as the audit): start the pinned Anvil, deploy the local stack
+(``offchain.localstack``: token, feed and Uniswap V2 doubles, $100M per side in every pool) with the
+first ``--assets`` tokens (USDC/WBTC/WETH/LINK, weights rescaled from 40/30/20/10), deposit
+$1M, lower the vault's ``cooldown`` to 0 and ``drift_threshold_bps`` to its minimum (10), then
+repeat N times: move one feed by +-1.5 % (round robin over the non-USDC assets), arbitrage the pools
+of that asset (only) back to the feed prices, and rebalance with ``offchain.vault.build_trades`` (no-trade
+band 5 bps). No time travel is needed: feeds stay fresh (1 s per block, max age 1 day).
+
+Timed: ``offchain.audit.verify.audit`` over the whole history (from the vault's deployment block,
+found by binary search on ``eth_getCode``): paged ``eth_getLogs``, block headers and receipts,
+``eth_call`` state at block - 1 of every rebalance (batched JSON-RPC), the checks, the holdings
+checks at 50 sampled blocks; then the full CLI run as a user would (same audit plus tables, CSV +
+Parquet, PNG plots, HTML), in a subprocess, wall clock. The ABI cache is warmed first (a cold
+cache adds one Vyper compilation, ~5-9 s). Progress lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from offchain.audit.decode import EventDecoder  # noqa: E402
+from offchain.audit.rpc import Rpc  # noqa: E402
+from offchain.audit.sandbox import Sandbox  # noqa: E402
+from offchain.audit.verify import audit  # noqa: E402
+from offchain.chain import Anvil, Sender, connect  # noqa: E402
+from offchain.errors import ChainError  # noqa: E402
+from offchain.localstack import DEFAULT_TOKENS, DEFAULT_WEIGHTS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def weights_for(n: int) -> tuple[int, ...]:
+    w = list(DEFAULT_WEIGHTS[:n])
+    scaled = [x * 10_000 // sum(w) for x in w]
+    scaled[0] += 10_000 - sum(scaled)
+    return tuple(scaled)
+
+
+class FastSender(Sender):
+    """Setup only: fixed gas (no estimate), receipt polled every 2 ms."""
+
+    def _send(self, fn: Any, label: str, gas: int | None = None) -> Any:
+        tx_hash = fn.transact({"from": self.address, "gas": gas or 2_000_000})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.002)
+        if receipt["status"] != 1:
+            raise ChainError(f"{label} reverted in block {receipt['blockNumber']}")
+        return receipt
+
+
+def build_history(node: Anvil, n_rebalances: int, n_assets: int) -> tuple[str, dict[str, float]]:
+    w3 = connect(node.url)
+    w3.provider.cache_allowed_requests = True  # setup only: eth_chainId once, not before every call
+    t0 = time.perf_counter()
+    sb = Sandbox.create(w3, specs=DEFAULT_TOKENS[:n_assets], weights=weights_for(n_assets))
+    sb.owner, sb.keeper = FastSender(w3, sb.owner.address), FastSender(w3, sb.keeper.address)
+    v = sb.vault.functions
+    sb.owner.transact(v.set_cooldown(0))
+    sb.owner.transact(v.set_min_drift_bps(10))
+    sb.owner.transact(v.set_drift_threshold_bps(10))
+    done = failed = k = 0
+    while done < n_rebalances:
+        i = 1 + k % (n_assets - 1)
+        up = (k // (n_assets - 1)) % 2 == 0
+        k += 1
+        prices = list(sb.prices)
+        prices[i] = prices[i] * (1015 if up else 985) // 1000
+        sb.owner.transact(sb.stack.feeds[i].functions.set_answer(prices[i]), label="feed")
+        sb.prices = prices
+        sb.arbitrage(only=i)
+        try:
+            sb.rebalance(band_bps=5)
+            done += 1
+        except ChainError as exc:
+            failed += 1
+            err(f"  round {k}: no rebalance ({exc})")
+            if failed > n_rebalances // 10 + 10:
+                raise
+        if done % 100 == 0 and done:
+            err(f"  {done} rebalances ({time.perf_counter() - t0:.0f} s)")
+    return sb.vault.address, {
+        "setup_s": time.perf_counter() - t0,
+        "skipped_rounds": failed,
+        "blocks": w3.eth.block_number,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rebalances", type=int, default=1_000)
+    p.add_argument("--assets", type=int, default=4, choices=(2, 3, 4))
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    EventDecoder()  # warm the ABI cache
+    with Anvil() as node:
+        err(f"building {args.rebalances} rebalances on {node.url} ...")
+        vault, setup = build_history(node, args.rebalances, args.assets)
+        err(f"setup {setup['setup_s']:.0f} s; auditing ...")
+        w3 = connect(node.url, timeout=60)
+        rpc = Rpc(w3)
+        t = time.perf_counter()
+        res = audit(rpc, vault)
+        audit_s = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "offchain.cli",
+                    "audit",
+                    "--vault",
+                    vault,
+                    "--rpc-url",
+                    node.url,
+                    "--out",
+                    out,
+                    "--no-progress",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            cli_s = time.perf_counter() - t
+    result = {
+        "rebalances": len(res.rebalances),
+        "swaps": sum(c.n_swaps for c in res.rebalances),
+        "events": len(res.events),
+        "assets": args.assets,
+        "blocks": res.to_block - res.from_block + 1,
+        "violations": len(res.violations),
+        "rpc_requests": res.rpc_calls,
+        "getlogs_requests": res.log_stats.requests,
+        "audit_s": round(audit_s, 2),
+        "audit_stages_s": {k: round(v, 2) for k, v in res.timings.items()},
+        "cli_wall_s": round(cli_s, 2),
+        "cli_exit": r.returncode,
+        "setup_s": round(setup["setup_s"], 1),
+        "skipped_rounds": setup["skipped_rounds"],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"audit of {result['rebalances']:,} rebalances ({result['swaps']:,} swaps, "
+            f"{result['events']:,} events, {result['blocks']:,} blocks, {args.assets} assets): "
+            f"{audit_s:.2f} s "
+            f"({res.rpc_calls:,} JSON-RPC requests; stages {result['audit_stages_s']}); "
+            f"full CLI incl. CSV/Parquet/plots/HTML: {cli_s:.2f} s wall (exit {r.returncode}); "
+            f"violations {len(res.violations)}; setup {setup['setup_s']:.0f} s"
+        )
+    if r.returncode != 0:
+        err(r.stdout[-2000:] + r.stderr[-2000:])
+    return 0 if r.returncode == 0 and not res.violations else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
