@@ -2,11 +2,11 @@
 
 For five baskets (2-5 assets, 6/8/18-decimal tokens in different orders, different targets) a
 fixed-seed walk of random actions - deposits off target, price moves, short and long time warps
-(stale feeds, CALENDAR periods), parameter changes, pauses, broken feed rounds, redeems and keeper
-rebalances - produces 14 states per basket, then every kind of unusable feed and a CALENDAR state
-are visited on purpose (~20 states per basket, ~100 in all). In each state, everything is
-recomputed from raw chain data (feed rounds, token decimals, holdings, targets, parameters, block
-time) with `offchain.model` and compared, exactly, with
+(stale feeds, CALENDAR periods), parameter changes, timelocked new targets, pauses, broken feed
+rounds, redeems and keeper rebalances - produces 14 states per basket, then every kind of unusable
+feed, a retarget and a CALENDAR state are visited on purpose (~22 per basket, ~110 in all). In each
+state, everything is recomputed from raw chain data (feed rounds, token decimals, holdings,
+targets, parameters, block time) with `offchain.model` and compared, exactly, with
   * `current_weights()`, `drift()`, `total_value()` (or their revert reason when a feed is unusable),
   * `needs_rebalance()` and `checkUpkeep()`,
   * every field of `state()`.
@@ -29,7 +29,7 @@ from eth_abi import encode
 from offchain import model
 from offchain.errors import ChainError
 
-STATES_PER_BASKET = 14  # random-walk states; the fixed coverage steps add ~6 more
+STATES_PER_BASKET = 14  # random-walk states; the fixed coverage steps add ~8 more
 FEED_DECIMALS = 8
 
 BASKETS = [
@@ -61,6 +61,7 @@ class Walk:
         self.min_out_probes = 0
         self.rebalances = 0
         self.reasons_seen = set()
+        self.pending = None  # (weights, eta) queued and not yet applied
         self.statuses_seen = set()
 
     # ---- the reference model, from raw chain data only ----
@@ -129,8 +130,11 @@ class Walk:
         assert st.paused == m.paused, where
         assert st.router.lower() == b.router.address.lower(), where
         assert st.total_supply == v.totalSupply(), where
-        # nothing queued: no eta, and no weights (an empty list, or zeros from a packed slot)
-        assert st.pending_eta == 0 and not any(st.pending_weights), where
+        if self.pending is None:
+            # nothing queued: no eta, and no weights (an empty list, or zeros from a packed slot)
+            assert st.pending_eta == 0 and not any(st.pending_weights), where
+        else:
+            assert (st.pending_weights, st.pending_eta) == self.pending, where
 
         assert tuple(v.needs_rebalance()) == (needed, reason), where
         upkeep = v.checkUpkeep(b"")
@@ -207,6 +211,21 @@ class Walk:
         v.set_max_slippage_bps(self.rng.randint(30, 400), {"from": owner})
         v.set_rebalance_period(self.rng.randint(86_400, 60 * 86_400), {"from": owner})
         self.check("params")
+
+    def retarget(self):
+        """Queue random target weights, check the pending state, wait out the timelock, apply."""
+        v, owner = self.vault, self.b.owner
+        cuts = sorted(self.rng.sample(range(1, 10_000), self.b.n - 1))
+        weights = [hi - lo for lo, hi in zip([0, *cuts], [*cuts, 10_000], strict=True)]
+        tx = v.queue_target_weights(weights, {"from": owner})
+        self.pending = (weights, tx.timestamp + v.target_delay())
+        self.check("queued targets")
+        self.b.warp(v.target_delay())
+        self.b.refresh_feeds()
+        v.apply_target_weights({"from": owner})
+        self.pending = None
+        assert list(v.get_target_weights()) == weights
+        self.check("new targets")
 
     def pause(self):
         self.vault.pause({"from": self.guardian})
@@ -330,6 +349,7 @@ def test_model_equals_vault_views(make_basket, alice, bob, guardian, config):
         walk.move,
         walk.warp,
         walk.params,
+        walk.retarget,
         walk.pause,
         walk.broken_feed,
     ]
@@ -340,6 +360,8 @@ def test_model_equals_vault_views(make_basket, alice, bob, guardian, config):
     # every kind of unusable feed, once per basket
     for kind in ("zero", "negative", "incomplete", "future"):
         walk.broken_feed(kind)
+    # new targets through the timelock (queued, then applied), once per basket
+    walk.retarget()
     # a CALENDAR state: period elapsed, drift between min_drift and a high threshold
     owner = basket.owner
     basket.vault.set_min_drift_bps(1, {"from": owner})
@@ -362,7 +384,7 @@ def test_model_equals_vault_views(make_basket, alice, bob, guardian, config):
         f"{walk.rebalances} rebalances, reasons {sorted(walk.reasons_seen)}, "
         f"feed statuses {sorted(walk.statuses_seen)}"
     )
-    assert walk.states >= STATES_PER_BASKET + 5
+    assert walk.states >= STATES_PER_BASKET + 7
     assert walk.min_out_probes >= 1
     assert {model.FEED_NON_POSITIVE, model.FEED_STALE, model.FEED_INCOMPLETE} <= walk.statuses_seen
     assert model.REASON_CALENDAR in walk.reasons_seen

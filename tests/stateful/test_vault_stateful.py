@@ -7,11 +7,16 @@ Hypothesis drives a random mix of
     the tokens actually received),
   * price moves of random size on random assets (time advances, feeds refresh, pools re-arbitraged),
   * bare time warps (feeds may go stale: no rebalance is possible then, redeems still work),
-  * keeper rebalances, attempted only when ``state().needs_rebalance``, with ``basket.propose()``.
+  * keeper rebalances, attempted only when ``state().needs_rebalance``, with ``basket.propose()``
+    (right away, or after waiting out the cooldown with fresh heartbeats),
+  * a careless keeper: the same proposal resized 0.5x-3x, sometimes with its first trade reversed,
+    every ``min_amount_out`` at the vault's oracle bound.
+Every example opens with a price move, so most examples reach a rebalance.
 
-A rebalance the vault rejects must carry a ``vault: ...`` reason; it is recorded (and printed at the
-end), not treated as a failure. A proposal ``build_trades`` refuses (``ChainError``: pool off the
-oracle) is skipped and recorded too.
+A rebalance the vault rejects must carry a ``vault: ...`` reason (the careless keeper's may also be
+the router's own ``amountOutMin`` check); it is recorded (and printed at the end), not treated as a
+failure. A proposal ``build_trades`` refuses (``ChainError``: pool off the oracle) is skipped and
+recorded too. The run fails if no keeper rebalance, deposit or redeem succeeded at all.
 
 Invariants, after every step:
   (a) shares redeem pro-rata: for each holder, ``redeem`` (eth_call) would pay exactly
