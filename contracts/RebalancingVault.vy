@@ -42,7 +42,11 @@
         - Non-standard ERC-20s: no-return tokens handled (`default_return_value=True`);
           fee-on-transfer deposits revert ("vault: transfer amount mismatch").
         - Reentrancy: one global `@nonreentrant` lock on every state-changing entry point and on
-          the views that read holdings mid-update (read-only reentrancy).
+          `total_value`/`get_holdings`, the views integrators price shares with. Holdings are
+          written before tokens move in deposit/redeem and after all swaps in rebalance, so no
+          view can observe a half-updated state.
+        - Size: the runtime and initcode stay under EIP-170 (the initcode is also an EIP-5202
+          blueprint), so repeated checks go through small internal helpers.
 """
 
 from ethereum.ercs import IERC20
@@ -100,6 +104,18 @@ MIN_MAX_AGE: constant(uint256) = 60  # seconds
 MAX_MAX_AGE: constant(uint256) = 3 * 86_400  # seconds
 
 DEFAULT_MAX_AGE: constant(uint256) = 86_400  # seconds
+# Defaults in the `_config` layout (see `Config`): threshold 500 bps, min drift 100 bps, slippage
+# 100 bps, max trade 5_000 bps, tolerance 25 bps, cooldown 1 hour, period 30 days, delay 1 day.
+DEFAULT_CONFIG: constant(uint256) = (
+    500
+    | (100 << 16)
+    | (100 << 32)
+    | (5_000 << 48)
+    | (25 << 64)
+    | (3_600 << 80)
+    | ((30 * 86_400) << 112)
+    | (86_400 << 144)
+)
 
 MASK14: constant(uint256) = 2**14 - 1
 MASK16: constant(uint256) = 2**16 - 1
@@ -109,6 +125,7 @@ WEIGHTS_MASK: constant(uint256) = 2**112 - 1  # the 8 weight lanes of `_weights_
 AGE_SHIFT: constant(uint256) = 112  # where the max-age lanes start
 MASK64: constant(uint256) = 2**64 - 1
 MASK128: constant(uint256) = 2**128 - 1
+PAUSED_BIT: constant(uint256) = 1 << 240  # `paused` in `_config`
 
 
 # ---- Immutables: the basket's identity never changes ----
@@ -229,11 +246,10 @@ event TargetWeightsQueued:
     eta: uint256
 
 event TargetWeightsApplied:
-    old_weights: DynArray[uint256, MAX_ASSETS]
-    new_weights: DynArray[uint256, MAX_ASSETS]
+    weights: DynArray[uint256, MAX_ASSETS]
 
 event TargetWeightsCancelled:
-    weights: DynArray[uint256, MAX_ASSETS]
+    eta: uint256
 
 event ParameterChanged:
     name: String[32]
@@ -296,25 +312,27 @@ def __init__(
     assert n >= 2, "vault: too few assets"
     assert len(feeds) == n and len(target_weights) == n, "vault: length mismatch"
     assert router != empty(address), "vault: zero address"
-    self._check_weights(target_weights, n)
 
+    # one pass: validate and pack (no internal calls, which would be copied into the initcode)
     config: DynArray[uint256, MAX_ASSETS] = []
-    ages: uint256 = 0
+    packed: uint256 = 0
+    total: uint256 = 0
     for i: uint256 in range(n, bound=MAX_ASSETS):
         assert assets[i] != empty(address) and feeds[i] != empty(address), "vault: zero address"
         for j: uint256 in range(i + 1, n, bound=MAX_ASSETS):
             assert assets[j] != assets[i], "vault: duplicate asset"
         token_decimals: uint256 = convert(staticcall IERC20Detailed(assets[i]).decimals(), uint256)
         feed_decimals: uint256 = convert(staticcall IAggregatorV3(feeds[i]).decimals(), uint256)
-        assert token_decimals <= 18, "vault: token decimals"
-        assert feed_decimals <= 18, "vault: feed decimals"
+        assert token_decimals <= 18 and feed_decimals <= 18, "vault: decimals above 18"
         config.append(convert(assets[i], uint256) | (token_decimals << 160) | (feed_decimals << 168))
-        ages |= DEFAULT_MAX_AGE << (AGE_SHIFT + 18 * i)
+        total += target_weights[i]
+        packed |= (target_weights[i] << (14 * i)) | (DEFAULT_MAX_AGE << (AGE_SHIFT + 18 * i))
+    assert total == BPS, "vault: weights must sum to 10000"
 
     N_ASSETS = n
     ASSET_CONFIG = config
     FEEDS = feeds
-    self._weights_and_ages = self._pack_weights(target_weights) | ages
+    self._weights_and_ages = packed
 
     self.name = name
     self.symbol = symbol
@@ -325,20 +343,7 @@ def __init__(
         self.is_keeper[keeper] = True
         log KeeperSet(account=keeper, enabled=True)
 
-    self._store_config(
-        Config(
-            drift_threshold_bps=500,
-            min_drift_bps=100,
-            max_slippage_bps=100,
-            max_trade_bps=5_000,
-            tolerance_bps=25,
-            cooldown=3_600,
-            rebalance_period=30 * 86_400,
-            target_delay=86_400,
-            last_rebalance=block.timestamp,
-            paused=False,
-        )
-    )
+    self._config = DEFAULT_CONFIG | (block.timestamp << 176)  # last_rebalance = deployment time
 
     log OwnershipTransferred(previous_owner=empty(address), new_owner=msg.sender)
 
@@ -363,7 +368,7 @@ def transferFrom(owner: address, receiver: address, amount: uint256) -> bool:
 @external
 def approve(spender: address, amount: uint256) -> bool:
     """@notice Let `spender` move up to `amount` shares; max_value(uint256) never decreases."""
-    assert spender != empty(address), "vault: zero address"
+    self._nonzero(spender)
     self.allowance[msg.sender][spender] = amount
     log Approval(owner=msg.sender, spender=spender, value=amount)
     return True
@@ -387,9 +392,9 @@ def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receive
     @return shares Shares minted (18 decimals).
     """
     assert not self._paused(), "vault: paused"
-    assert receiver != empty(address), "vault: zero address"
+    self._nonzero(receiver)
     n: uint256 = N_ASSETS
-    assert len(amounts) == n, "vault: length mismatch"
+    self._check_length(len(amounts))
     holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
 
     supply: uint256 = self.totalSupply
@@ -442,9 +447,9 @@ def redeem(
     @return amounts Amount of each asset paid (token units).
     """
     assert shares != 0, "vault: zero shares"
-    assert receiver != empty(address), "vault: zero address"
+    self._nonzero(receiver)
     n: uint256 = N_ASSETS
-    assert len(min_amounts) == n, "vault: length mismatch"
+    self._check_length(len(min_amounts))
     if msg.sender != owner:
         self._spend_allowance(owner, msg.sender, shares)
 
@@ -514,17 +519,15 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     assert reason != REASON_NONE, "vault: no trigger"
 
     # effects before interactions: starts the cooldown even for a reentrant caller
-    cfg.last_rebalance = block.timestamp
-    self._store_config(cfg)
+    self._config = (self._config & ~(MASK64 << 176)) | (block.timestamp << 176)  # last_rebalance
 
     router: address = ROUTER
     slippage: uint256 = cfg.max_slippage_bps
     trade_cap: uint256 = value_before * cfg.max_trade_bps // BPS
-    sold_value_up: uint256 = 0  # for the size cap, rounded up
-    sold_value_down: uint256 = 0  # for the loss allowance, rounded down
-    touched: DynArray[bool, MAX_ASSETS] = []
-    for i: uint256 in range(n, bound=MAX_ASSETS):
-        touched.append(False)
+    # value sold so far, each trade rounded down; the cap compares it with a strict `<`, which is
+    # at least as strict as `<=` on the rounded-up sum (vault's favour)
+    sold_value: uint256 = 0
+    touched: uint256 = 0  # bit i set: asset i was sold or bought
 
     for t: Trade in trades:
         s: uint256 = self._index_of(t.sell)
@@ -536,16 +539,14 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
         floor_out: uint256 = self._div_up(expected * (BPS - slippage), BPS)
         assert t.min_amount_out >= floor_out, "vault: min out below bound"
 
-        sold_value_down += t.amount_in * prices[s] // self._unit(s)
-        sold_value_up += self._div_up(t.amount_in * prices[s], self._unit(s))
-        assert sold_value_up <= trade_cap, "vault: trade too large"
+        sold_value += t.amount_in * prices[s] // self._unit(s)
+        assert sold_value < trade_cap, "vault: trade too large"
 
         received: uint256 = self._swap(router, t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
         assert received >= t.min_amount_out, "vault: output below bound"
         holdings[s] -= t.amount_in
         holdings[b] += received
-        touched[s] = True
-        touched[b] = True
+        touched |= (1 << s) | (1 << b)
         log Swapped(sell=t.sell, buy=t.buy, amount_in=t.amount_in, amount_out=received, expected_out=expected)
 
     values = self._values(holdings, prices)
@@ -555,7 +556,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
 
     tolerance: uint256 = cfg.tolerance_bps * BPS_TO_WAD
     for i: uint256 in range(n, bound=MAX_ASSETS):
-        if touched[i]:
+        if touched & (1 << i) != 0:
             target: uint256 = targets[i] * BPS_TO_WAD
             dist_before: uint256 = self._dist(weights_before[i], target)
             dist_after: uint256 = self._dist(weights_after[i], target)
@@ -565,7 +566,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
             assert not crossed or dist_after <= tolerance, "vault: overshoot"
             assert dist_after <= dist_before, "vault: moved away from target"
     assert drift_after < drift_before, "vault: drift not reduced"
-    assert value_after + sold_value_down * slippage // BPS >= value_before, "vault: value loss"
+    assert value_after + sold_value * slippage // BPS >= value_before, "vault: value loss"
 
     self._store_holdings(holdings)
 
@@ -585,7 +586,6 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
 
 @external
 @view
-@nonreentrant
 def needs_rebalance() -> (bool, uint8):
     """
     @notice Whether `rebalance` would pass its trigger now, and why.
@@ -599,7 +599,6 @@ def needs_rebalance() -> (bool, uint8):
 
 @external
 @view
-@nonreentrant
 def drift() -> uint256:
     """@notice max_i |weight_i - target_i| in bps (rounded down), at oracle prices. Reverts on bad feeds."""
     values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
@@ -608,7 +607,6 @@ def drift() -> uint256:
 
 @external
 @view
-@nonreentrant
 def current_weights() -> DynArray[uint256, MAX_ASSETS]:
     """@notice Weight of each asset in bps (rounded down), at oracle prices. Reverts on bad feeds."""
     values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
@@ -646,17 +644,8 @@ def get_max_ages() -> DynArray[uint256, MAX_ASSETS]:
 @external
 @view
 def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
-    """@notice Queued target weights in bps (empty when nothing is queued); see `pending_eta`."""
-    if self.pending_eta == 0:
-        return []
+    """@notice Queued target weights in bps; all zero when nothing is queued (`pending_eta` == 0)."""
     return self._unpack_weights(self._pending_targets)
-
-
-@external
-@view
-def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
-    """@notice Token decimals and feed decimals of each asset."""
-    return self._config_field(160), self._config_field(168)
 
 
 @external
@@ -677,7 +666,6 @@ def total_value() -> uint256:
 
 @external
 @view
-@nonreentrant
 def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
     """
     @notice Chainlink Automation compatible check.
@@ -781,7 +769,6 @@ def queue_target_weights(weights: DynArray[uint256, MAX_ASSETS]):
     @param weights Target weight per asset in bps, summing to exactly 10_000. Replaces any queued set.
     """
     self._only_owner()
-    self._check_weights(weights, N_ASSETS)
     eta: uint256 = block.timestamp + self._load_config().target_delay
     self._pending_targets = self._pack_weights(weights)
     self.pending_eta = eta
@@ -795,11 +782,10 @@ def apply_target_weights():
     eta: uint256 = self.pending_eta
     assert eta != 0, "vault: nothing queued"
     assert block.timestamp >= eta, "vault: timelock"
-    old: DynArray[uint256, MAX_ASSETS] = self._targets_array()
     self._weights_and_ages = (self._weights_and_ages & ~WEIGHTS_MASK) | self._pending_targets
     self._pending_targets = 0
     self.pending_eta = 0
-    log TargetWeightsApplied(old_weights=old, new_weights=self._targets_array())
+    log TargetWeightsApplied(weights=self._targets_array())
 
 
 @external
@@ -807,11 +793,11 @@ def apply_target_weights():
 def cancel_target_weights():
     """@notice Drop the queued target weights (owner)."""
     self._only_owner()
-    assert self.pending_eta != 0, "vault: nothing queued"
-    weights: DynArray[uint256, MAX_ASSETS] = self._unpack_weights(self._pending_targets)
+    eta: uint256 = self.pending_eta
+    assert eta != 0, "vault: nothing queued"
     self._pending_targets = 0
     self.pending_eta = 0
-    log TargetWeightsCancelled(weights=weights)
+    log TargetWeightsCancelled(eta=eta)
 
 
 # ---- Roles and pause ----
@@ -820,7 +806,7 @@ def cancel_target_weights():
 def set_keeper(account: address, enabled: bool):
     """@notice Grant or revoke the keeper role (owner)."""
     self._only_owner()
-    assert account != empty(address), "vault: zero address"
+    self._nonzero(account)
     self.is_keeper[account] = enabled
     log KeeperSet(account=account, enabled=enabled)
 
@@ -854,10 +840,8 @@ def accept_ownership():
 def pause():
     """@notice Stop deposits and rebalances (guardian or owner). Redeem keeps working."""
     assert msg.sender == self.guardian or msg.sender == self.owner, "vault: not guardian"
-    cfg: Config = self._load_config()
-    assert not cfg.paused, "vault: paused"
-    cfg.paused = True
-    self._store_config(cfg)
+    assert not self._paused(), "vault: paused"
+    self._config |= PAUSED_BIT
     log Paused(account=msg.sender)
 
 
@@ -865,10 +849,8 @@ def pause():
 def unpause():
     """@notice Resume deposits and rebalances (owner)."""
     self._only_owner()
-    cfg: Config = self._load_config()
-    assert cfg.paused, "vault: not paused"
-    cfg.paused = False
-    self._store_config(cfg)
+    assert self._paused(), "vault: not paused"
+    self._config &= ~PAUSED_BIT
     log Unpaused(account=msg.sender)
 
 
@@ -877,74 +859,50 @@ def unpause():
 @external
 def set_drift_threshold_bps(new_value: uint256):
     """@param new_value THRESHOLD trigger in bps of weight, 10..5_000."""
-    cfg: Config = self._load_config()
-    self._set_param("drift_threshold_bps", cfg.drift_threshold_bps, new_value, MIN_THRESHOLD_BPS, MAX_THRESHOLD_BPS)
-    assert new_value >= cfg.min_drift_bps, "vault: below min drift"
-    cfg.drift_threshold_bps = new_value
-    self._store_config(cfg)
+    self._set_field("drift_threshold_bps", 0, MASK16, new_value, MIN_THRESHOLD_BPS, MAX_THRESHOLD_BPS)
+    assert new_value >= (self._config >> 16) & MASK16, "vault: below min drift"
 
 
 @external
 def set_rebalance_period(new_value: uint256):
     """@param new_value CALENDAR period in seconds, 1 day..366 days."""
-    cfg: Config = self._load_config()
-    self._set_param("rebalance_period", cfg.rebalance_period, new_value, MIN_PERIOD, MAX_PERIOD)
-    cfg.rebalance_period = new_value
-    self._store_config(cfg)
+    self._set_field("rebalance_period", 112, MASK32, new_value, MIN_PERIOD, MAX_PERIOD)
 
 
 @external
 def set_min_drift_bps(new_value: uint256):
     """@param new_value Least drift in bps for a CALENDAR rebalance, 1..drift_threshold_bps."""
-    cfg: Config = self._load_config()
-    self._set_param("min_drift_bps", cfg.min_drift_bps, new_value, 1, cfg.drift_threshold_bps)
-    cfg.min_drift_bps = new_value
-    self._store_config(cfg)
+    self._set_field("min_drift_bps", 16, MASK16, new_value, 1, (self._config & MASK16))
 
 
 @external
 def set_cooldown(new_value: uint256):
     """@param new_value Least time between rebalances in seconds, 0..30 days."""
-    cfg: Config = self._load_config()
-    self._set_param("cooldown", cfg.cooldown, new_value, 0, MAX_COOLDOWN)
-    cfg.cooldown = new_value
-    self._store_config(cfg)
+    self._set_field("cooldown", 80, MASK32, new_value, 0, MAX_COOLDOWN)
 
 
 @external
 def set_max_slippage_bps(new_value: uint256):
     """@param new_value Slippage allowed against the oracle, in bps, 1..1_000."""
-    cfg: Config = self._load_config()
-    self._set_param("max_slippage_bps", cfg.max_slippage_bps, new_value, MIN_SLIPPAGE_BPS, MAX_SLIPPAGE_BPS)
-    cfg.max_slippage_bps = new_value
-    self._store_config(cfg)
+    self._set_field("max_slippage_bps", 32, MASK16, new_value, MIN_SLIPPAGE_BPS, MAX_SLIPPAGE_BPS)
 
 
 @external
 def set_max_trade_bps(new_value: uint256):
     """@param new_value Most value one rebalance may sell, in bps of vault value, 100..10_000."""
-    cfg: Config = self._load_config()
-    self._set_param("max_trade_bps", cfg.max_trade_bps, new_value, MIN_TRADE_BPS, BPS)
-    cfg.max_trade_bps = new_value
-    self._store_config(cfg)
+    self._set_field("max_trade_bps", 48, MASK16, new_value, MIN_TRADE_BPS, BPS)
 
 
 @external
 def set_tolerance_bps(new_value: uint256):
     """@param new_value How far past its target a traded asset may end, in bps of weight, 0..200."""
-    cfg: Config = self._load_config()
-    self._set_param("tolerance_bps", cfg.tolerance_bps, new_value, 0, MAX_TOLERANCE_BPS)
-    cfg.tolerance_bps = new_value
-    self._store_config(cfg)
+    self._set_field("tolerance_bps", 64, MASK16, new_value, 0, MAX_TOLERANCE_BPS)
 
 
 @external
 def set_target_delay(new_value: uint256):
     """@param new_value Timelock on target weights in seconds, 1 hour..30 days."""
-    cfg: Config = self._load_config()
-    self._set_param("target_delay", cfg.target_delay, new_value, MIN_TARGET_DELAY, MAX_TARGET_DELAY)
-    cfg.target_delay = new_value
-    self._store_config(cfg)
+    self._set_field("target_delay", 144, MASK32, new_value, MIN_TARGET_DELAY, MAX_TARGET_DELAY)
 
 
 @external
@@ -969,27 +927,34 @@ def set_max_age(feed: address, new_value: uint256):
 # ---- Internal: roles, weights, trigger ----
 
 @internal
-def _set_param(name: String[32], old_value: uint256, new_value: uint256, lo: uint256, hi: uint256):
-    """@dev Owner-only, bounds-checked parameter change with its event; the caller stores the value."""
+def _set_field(name: String[32], offset: uint256, mask: uint256, new_value: uint256, lo: uint256, hi: uint256):
+    """
+    @dev Owner-only, bounds-checked change of one `_config` field (layout in `Config`), with its
+         event. The bounds keep every value inside its field's width.
+    """
     self._only_owner()
     assert new_value >= lo and new_value <= hi, "vault: out of bounds"
-    log ParameterChanged(name=name, old_value=old_value, new_value=new_value)
+    word: uint256 = self._config
+    log ParameterChanged(name=name, old_value=(word >> offset) & mask, new_value=new_value)
+    self._config = (word & ~(mask << offset)) | (new_value << offset)
+
+
+@internal
+@pure
+def _nonzero(account: address):
+    assert account != empty(address), "vault: zero address"
+
+
+@internal
+@view
+def _check_length(length: uint256):
+    assert length == N_ASSETS, "vault: length mismatch"
 
 
 @internal
 @view
 def _only_owner():
     assert msg.sender == self.owner, "vault: not owner"
-
-
-@internal
-@pure
-def _check_weights(weights: DynArray[uint256, MAX_ASSETS], n: uint256):
-    assert len(weights) == n, "vault: length mismatch"
-    total: uint256 = 0
-    for w: uint256 in weights:
-        total += w
-    assert total == BPS, "vault: weights must sum to 10000"
 
 
 @internal
@@ -1110,12 +1075,16 @@ def _unpack_weights(packed: uint256) -> DynArray[uint256, MAX_ASSETS]:
 
 
 @internal
-@pure
+@view
 def _pack_weights(weights: DynArray[uint256, MAX_ASSETS]) -> uint256:
-    """@dev Weights were checked to sum to 10_000, so each fits its 14-bit lane."""
+    """@dev Checks one weight per asset summing to exactly 10_000 (so each fits its 14-bit lane), packs."""
+    self._check_length(len(weights))
     packed: uint256 = 0
+    total: uint256 = 0
     for i: uint256 in range(len(weights), bound=MAX_ASSETS):
+        total += weights[i]
         packed |= weights[i] << (14 * i)
+    assert total == BPS, "vault: weights must sum to 10000"
     return packed
 
 
@@ -1132,7 +1101,7 @@ def _max_ages_array() -> DynArray[uint256, MAX_ASSETS]:
 @internal
 @view
 def _paused() -> bool:
-    return (self._config >> 240) & 1 == 1
+    return self._config & PAUSED_BIT != 0
 
 
 @internal
@@ -1150,23 +1119,6 @@ def _load_config() -> Config:
         target_delay=(c >> 144) & MASK32,
         last_rebalance=(c >> 176) & MASK64,
         paused=(c >> 240) & 1 == 1,
-    )
-
-
-@internal
-def _store_config(c: Config):
-    """@dev Every field fits its width: bps <= 10_000, durations <= 366 days, a unix time < 2**64."""
-    self._config = (
-        c.drift_threshold_bps
-        | (c.min_drift_bps << 16)
-        | (c.max_slippage_bps << 32)
-        | (c.max_trade_bps << 48)
-        | (c.tolerance_bps << 64)
-        | (c.cooldown << 80)
-        | (c.rebalance_period << 112)
-        | (c.target_delay << 144)
-        | (c.last_rebalance << 176)
-        | (convert(c.paused, uint256) << 240)
     )
 
 
@@ -1282,15 +1234,6 @@ def _assets() -> DynArray[address, MAX_ASSETS]:
     return out
 
 
-@internal
-@view
-def _config_field(offset: uint256) -> DynArray[uint256, MAX_ASSETS]:
-    out: DynArray[uint256, MAX_ASSETS] = []
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        out.append((ASSET_CONFIG[i] >> offset) & 255)
-    return out
-
-
 # ---- Internal: token movements ----
 
 @internal
@@ -1322,7 +1265,7 @@ def _push(token: address, receiver: address, amount: uint256):
 
 @internal
 def _transfer(sender: address, receiver: address, amount: uint256):
-    assert receiver != empty(address), "vault: zero address"
+    self._nonzero(receiver)
     assert self.balanceOf[sender] >= amount, "vault: insufficient shares"
     self.balanceOf[sender] = unsafe_sub(self.balanceOf[sender], amount)  # checked just above
     self.balanceOf[receiver] += amount

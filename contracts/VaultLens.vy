@@ -15,12 +15,15 @@
 """
 
 interface IAggregatorV3:
+    def decimals() -> uint8: view
     def latestRoundData() -> (uint80, int256, uint256, uint256, uint80): view
+
+interface IERC20Decimals:
+    def decimals() -> uint8: view
 
 interface IVault:
     def get_assets() -> DynArray[address, MAX_ASSETS]: view
     def get_feeds() -> DynArray[address, MAX_ASSETS]: view
-    def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]): view
     def get_holdings() -> DynArray[uint256, MAX_ASSETS]: view
     def get_max_ages() -> DynArray[uint256, MAX_ASSETS]: view
     def get_target_weights() -> DynArray[uint256, MAX_ASSETS]: view
@@ -79,7 +82,7 @@ struct VaultState:
     router: address
     total_supply: uint256  # shares, 18 decimals
     timestamp: uint256  # block time of this read
-    pending_weights: DynArray[uint256, MAX_ASSETS]  # bps; empty when nothing is queued
+    pending_weights: DynArray[uint256, MAX_ASSETS]  # bps; all zero when nothing is queued
     pending_eta: uint256  # unix seconds; 0 when nothing is queued
 
 
@@ -91,10 +94,13 @@ def state(vault: address) -> VaultState:
     @param vault A RebalancingVault.
     """
     v: IVault = IVault(vault)
+    assets: DynArray[address, MAX_ASSETS] = staticcall v.get_assets()
     feeds: DynArray[address, MAX_ASSETS] = staticcall v.get_feeds()
     decimals: DynArray[uint256, MAX_ASSETS] = []
     feed_decimals: DynArray[uint256, MAX_ASSETS] = []
-    decimals, feed_decimals = staticcall v.get_decimals()
+    for i: uint256 in range(len(feeds), bound=MAX_ASSETS):
+        decimals.append(convert(staticcall IERC20Decimals(assets[i]).decimals(), uint256))
+        feed_decimals.append(convert(staticcall IAggregatorV3(feeds[i]).decimals(), uint256))
     max_ages: DynArray[uint256, MAX_ASSETS] = staticcall v.get_max_ages()
 
     prices: DynArray[uint256, MAX_ASSETS] = []
@@ -135,7 +141,7 @@ def state(vault: address) -> VaultState:
     needed, reason = staticcall v.needs_rebalance()
 
     return VaultState(
-        assets=staticcall v.get_assets(),
+        assets=assets,
         feeds=feeds,
         decimals=decimals,
         feed_decimals=feed_decimals,
