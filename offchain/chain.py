@@ -67,6 +67,21 @@ def load_artifact(name: str) -> Artifact:
     return Artifact(name, out["abi"], out["bytecode"])
 
 
+# ERC-5202: blueprint code = 0xFE71 + version byte 0x00 (no data section) + initcode; deployed by a
+# minimal constructor that copies it into place: PUSH2 len, RETURNDATASIZE, DUP2, PUSH1 10,
+# RETURNDATASIZE, CODECOPY, RETURN.
+BLUEPRINT_PREAMBLE = bytes.fromhex("fe7100")
+EIP170_LIMIT = 24_576
+
+
+def blueprint_deploy_code(initcode: bytes) -> bytes:
+    """Deployment bytecode of an ERC-5202 blueprint holding ``initcode``."""
+    code = BLUEPRINT_PREAMBLE + initcode
+    if len(code) > EIP170_LIMIT:
+        raise ConfigError(f"blueprint code is {len(code):,} bytes, over EIP-170's {EIP170_LIMIT:,}")
+    return b"\x61" + len(code).to_bytes(2, "big") + bytes.fromhex("3d81600a3d39f3") + code
+
+
 def anvil_binary() -> str:
     local = ROOT / "node_modules" / ".bin" / "anvil"
     if local.exists():
@@ -165,10 +180,13 @@ def revert_reason(exc: BaseException) -> str:
 class Sender:
     """Sends transactions from one account: unlocked on a local node, or signed with a key."""
 
-    def __init__(self, w3: Web3, address: str, private_key: str | None = None):
+    def __init__(self, w3: Web3, address: str, private_key: str | None = None, signer: Any = None):
+        """``signer``: an object with ``sign(tx) -> (raw_tx_hex, tx_hash_hex)`` that keeps its key
+        (e.g. ``offchain.keeper.keys.Signer``); else ``private_key``; else the node signs (local)."""
         self.w3 = w3
         self.address = Web3.to_checksum_address(address)
         self._key = private_key  # never logged
+        self._signer = signer
 
     def __repr__(self) -> str:  # never show the key
         return f"Sender({self.address})"
@@ -178,6 +196,17 @@ class Sender:
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         receipt = self._send(factory.constructor(*args), label=f"deploy {name}")
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+
+    def deploy_blueprint(self, name: str) -> str:
+        """Deploy ``name``'s initcode as an ERC-5202 blueprint; returns the blueprint address."""
+        initcode = bytes.fromhex(load_artifact(name).bytecode.removeprefix("0x"))
+        tx: dict[str, Any] = {"from": self.address, "data": "0x" + blueprint_deploy_code(initcode).hex()}
+        try:
+            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000
+        except (ContractLogicError, Web3RPCError, ValueError) as exc:
+            raise ChainError(f"deploy {name} blueprint would fail: {revert_reason(exc)}") from None
+        receipt = self._send_raw(tx, label=f"deploy {name} blueprint")
+        return receipt["contractAddress"]
 
     def transact(self, fn: Any, label: str | None = None, gas: int | None = None) -> Any:
         """Simulate with eth_call, then send and wait; ChainError carrying the revert reason on failure."""
@@ -189,15 +218,31 @@ class Sender:
             tx["gas"] = gas or int(fn.estimate_gas(tx) * 1.2) + 10_000
         except (ContractLogicError, Web3RPCError, ValueError) as exc:
             raise ChainError(f"{label} would revert: {revert_reason(exc)}") from None
+        if self._key is None and self._signer is None:
+            return self._wait(fn.transact(tx), label)
+        return self._send_raw(fn.build_transaction(tx), label)
+
+    def _send_raw(self, tx: dict[str, Any], label: str) -> Any:
+        """Send a built transaction: signed locally when a key is held, else by the node."""
+        if self._key is None and self._signer is None:
+            return self._wait(self.w3.eth.send_transaction(tx), label)
+        tx = dict(tx)
+        tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
+        tx["chainId"] = self.w3.eth.chain_id
+        if "gasPrice" not in tx and "maxFeePerGas" not in tx:
+            base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+            tip = self.w3.eth.max_priority_fee
+            tx["maxPriorityFeePerGas"] = tip
+            tx["maxFeePerGas"] = 2 * base + tip
+        tx.pop("from", None)
+        if self._signer is not None:
+            raw, _ = self._signer.sign(tx)
+            return self._wait(self.w3.eth.send_raw_transaction(raw), label)
+        signed = self.w3.eth.account.sign_transaction(tx, self._key)
+        return self._wait(self.w3.eth.send_raw_transaction(signed.raw_transaction), label)
+
+    def _wait(self, tx_hash: Any, label: str) -> Any:
         try:
-            if self._key is None:
-                tx_hash = fn.transact(tx)
-            else:
-                tx["nonce"] = self.w3.eth.get_transaction_count(self.address, "pending")
-                tx["chainId"] = self.w3.eth.chain_id
-                built = fn.build_transaction(tx)
-                signed = self.w3.eth.account.sign_transaction(built, self._key)
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         except TimeExhausted as exc:
             raise ChainError(f"{label}: no receipt within 120 s") from exc

@@ -52,3 +52,48 @@ def test_manifest_refuses_another_chain(tmp_path):
     save_manifest({"chain_id": 1, "vaults": []}, path)
     with pytest.raises(Exception, match="is for chain 1"):
         save_manifest({"chain_id": 2, "vaults": []}, path)
+
+
+DEPLOY = Path(__file__).resolve().parents[2] / "scripts" / "deploy.py"
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_deploy_script_deploys_from_a_config_through_the_factory(
+    deploy_script, tmp_path, monkeypatch, RebalancingVault, VaultFactory, accounts, web3
+):
+    stack = deploy_script.main(out_dir=str(tmp_path / "stack"))
+    tokens = {t["symbol"]: t for t in stack["tokens"]}
+    assets = "".join(
+        f'[[vault.assets]]\nsymbol = "{s}"\ntoken = "{tokens[s]["address"]}"\nfeed = "{tokens[s]["feed"]}"\n'
+        f"heartbeat = 3_600\nweight_bps = {w}\n\n"
+        for s, w in (("USDC", 5_000), ("WETH", 5_000))
+    )
+    config = tmp_path / "local.toml"
+    config.write_text(
+        f'[network]\nname = "development"\nchain_id = {web3.eth.chain_id}\n\n'
+        f'[vault]\nname = "scripted"\nsymbol = "bS"\nrouter = "{stack["router"]}"\nkeeper = "deployer"\n\n'
+        f"{assets}[vault.params]\ndrift_threshold_bps = 300\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    out = _load(DEPLOY, "deploy_script_under_test").main(str(config), "yes")
+    vault = RebalancingVault.at(out["vault"])
+    assert vault.owner() == accounts[0] and vault.drift_threshold_bps() == 300
+    assert vault.get_max_ages() == [3_600, 3_600]
+    assert VaultFactory.at(out["factory"]).is_vault(vault)
+    manifest = load_manifest(tmp_path / "deployments" / f"{web3.eth.chain_id}.json")
+    assert manifest["vaults"][0]["address"] == out["vault"]
+
+
+def test_deploy_script_refuses_a_bad_config_with_exit_2(deploy_script, tmp_path, monkeypatch, web3):
+    config = tmp_path / "bad.toml"
+    config.write_text(f'[network]\nchain_id = {web3.eth.chain_id + 1}\n[vault]\nrouter = "0x{"11" * 20}"\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        _load(DEPLOY, "deploy_script_bad").main(str(config), "yes")
+    assert info.value.code == 2
