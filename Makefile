@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest clean
+.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest clean
 
 help:
 	@echo "make demo   - deploy the local stack on Anvil and run a rebalance (installs everything)"
@@ -60,6 +60,14 @@ bench-optimize: install
 
 bench-backtest: install
 	$(PY) bench/bench_backtest.py
+
+# Registers brownie network `sepolia-rpc` whose RPC URL is read from $$SEPOLIA_RPC_URL at connect time
+# (brownie's own `sepolia` wants an Infura id in $$WEB3_INFURA_PROJECT_ID).
+networks: install
+	$(BROWNIE) networks modify sepolia-rpc host='$$SEPOLIA_RPC_URL' chainid=11155111 >/dev/null 2>&1 \
+	  || $(BROWNIE) networks add Ethereum sepolia-rpc host='$$SEPOLIA_RPC_URL' chainid=11155111 \
+	     explorer=https://api-sepolia.etherscan.io/api
+	@echo "brownie network sepolia-rpc -> \$$SEPOLIA_RPC_URL"
 
 clean:
 	rm -rf build reports .hypothesis

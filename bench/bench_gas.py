@@ -362,6 +362,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "eip170_limit_bytes": EIP170_LIMIT,
             "headroom_bytes": EIP170_LIMIT - len(code),
         }
+        # the same vault through the factory (issue #6): blueprint + factory once, then per vault
+        blueprint = deployer.deploy_blueprint("RebalancingVault")
+        blueprint_gas = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][-1])[
+            "gasUsed"
+        ]
+        factory = deployer.deploy("VaultFactory", blueprint)
+        factory_gas = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][-1])[
+            "gasUsed"
+        ]
+        via = deployer.transact(
+            factory.functions.deploy_vault(
+                "via factory",
+                "bVF",
+                [t.address for t in stack.tokens],
+                [f.address for f in stack.feeds],
+                targets_for_factory := vault.functions.get_target_weights().call(),
+                router.address,
+                keeper,
+                guardian,
+            ),
+            label="factory.deploy_vault",
+        )
+        check(len(targets_for_factory) == len(stack.tokens), "targets")
+        results["deployment"].update(
+            {
+                "blueprint_gas": blueprint_gas,
+                "blueprint_code_bytes": len(w3.eth.get_code(blueprint)),
+                "factory_gas": factory_gas,
+                "vault_via_factory_gas": via["gasUsed"],
+            }
+        )
 
         # accounts: depositors and the bare trader hold tokens and approved once (not measured)
         targets = vault.functions.get_target_weights().call()
@@ -540,6 +571,10 @@ def render(res: dict[str, Any], console: Console) -> None:
     t.add_row(
         "headroom", f"{d['headroom_bytes']:,} bytes ({d['runtime_code_bytes'] / EIP170_LIMIT:.1%} used)"
     )
+    t.add_row("blueprint (EIP-5202) deployment gasUsed, once per chain", f"{d['blueprint_gas']:,}")
+    t.add_row("blueprint code (preamble + vault initcode)", f"{d['blueprint_code_bytes']:,} bytes")
+    t.add_row("VaultFactory deployment gasUsed, once per chain", f"{d['factory_gas']:,}")
+    t.add_row("vault via factory.deploy_vault gasUsed", f"{d['vault_via_factory_gas']:,}")
     console.print(t)
 
     labels = {
