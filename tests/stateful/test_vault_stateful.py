@@ -4,7 +4,7 @@ Hypothesis drives a random mix of
   * in-kind deposits by three users, from raw-unit dust to $1M (shares and pulls checked exactly
     against the vault's formulas, every rounding in the vault's favour),
   * redeems of random fractions (up to all) of a holder's shares (amounts checked exactly and by
-    the tokens actually received),
+    the tokens actually received), and share transfers between the users,
   * price moves of random size on random assets (time advances, feeds refresh, pools re-arbitraged),
   * bare time warps (feeds may go stale: no rebalance is possible then, redeems still work),
   * keeper rebalances, attempted only when ``state().needs_rebalance``, with ``basket.propose()``
@@ -178,6 +178,18 @@ class VaultMachine:
         self.ghost_balances[user.address] -= shares
         self.ghost_supply -= shares
         self.stats["redeem_all" if shares == balance else "redeem_part"] += 1
+
+    def rule_transfer_shares(self, who="st_user", to="st_user", fraction="st_fraction"):
+        """Shares change hands (ERC-20 transfer): claims follow the shares, holdings do not move."""
+        holding = [u for u in self.users if self.vault.balanceOf(u) > 0]
+        if not holding:
+            return
+        sender, receiver = holding[who % len(holding)], self.users[to]
+        amount = int(self.vault.balanceOf(sender)) * fraction // 10_000
+        self.vault.transfer(receiver, amount, {"from": sender})
+        self.ghost_balances[sender.address] -= amount
+        self.ghost_balances[receiver.address] += amount
+        self.stats["transfer"] += 1
 
     def rule_move_price(self, asset="st_asset", factor="st_factor", warp="st_move_warp"):
         self.basket.move(asset % self.basket.n, factor, warp=warp)
