@@ -13,8 +13,9 @@ boundaries, so:
   read with ``eth_call`` at block ``B - 1``; the time is block ``B``'s timestamp;
 * when ``k > 0`` the earlier transactions of block ``B`` are inspected (``eth_getBlockByNumber`` with
   full transactions and their receipts): one that was sent to, or emitted a log from, one of the
-  vault's feeds, or that emitted a vault event changing parameters, targets, max ages, pause or
-  roles, makes the ``B - 1`` state unreliable for that rebalance: rule ``MIDBLOCK``. A feed changed
+  vault's feeds (or the aggregator behind a Chainlink proxy feed, ``aggregator()`` at ``B - 1``),
+  or that emitted a vault event changing parameters, targets, max ages, pause or roles, makes the
+  ``B - 1`` state unreliable for that rebalance: rule ``MIDBLOCK``. A feed changed
   by an internal call that logs nothing is invisible without tracing (non-standard RPC); it is still
   caught whenever it changes what the vault computed, by ``EVENT``: every number of the
   ``Rebalanced`` and ``Swapped`` events (reason, drifts, values, weights, oracle-implied outputs) is
@@ -367,11 +368,15 @@ def audit(
 
     # 5. replay events, verify each rebalance
     t4 = time.perf_counter()
-    if from_block > 0 and meta.deploy_block != from_block:
+    holdings = [0] * meta.n
+    if (
+        from_block > 0
+        and meta.deploy_block != from_block
+        and rpc.code(address, from_block - 1) not in ("0x", "")
+    ):
+        # the window starts after deployment: start from the vault's own view at from_block - 1
         (h0,) = _call(rpc, address, "get_holdings()", ["uint256[]"], from_block - 1)
         holdings = list(h0)
-    else:
-        holdings = [0] * meta.n
     index = {a: i for i, a in enumerate(meta.assets)}
     by_tx: dict[str, list[Event]] = {}
     for e in events:
@@ -441,30 +446,54 @@ def audit(
 def _midblock(
     rpc: Rpc, meta: VaultMeta, events: list[Event], rebal_events: list[Event], receipts: dict[str, Any]
 ) -> dict[str, str]:
-    """tx_hash -> why the block-1 state may not be what the rebalance saw (only when it may not)."""
+    """tx_hash -> why the block-1 state may not be what the rebalance saw (only when it may not).
+
+    Watched addresses: the vault's feeds and, for Chainlink-style proxies, the aggregator each one
+    pointed to at block - 1 (``aggregator()``; price updates are sent to the aggregator, not the proxy).
+    """
     out: dict[str, str] = {}
-    feeds = {f.lower() for f in meta.feeds}
     todo = [e for e in rebal_events if int(receipts[e.tx_hash]["transactionIndex"], 16) > 0]
     if not todo:
         return out
-    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in sorted({e.block for e in todo})])
+    blks = sorted({e.block for e in todo})
+    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in blks])
     txs_by_block = {int(b["number"], 16): b["transactions"] for b in blocks}
+    agg_reqs = [Rpc.call_req(f, encode_call("aggregator()"), b - 1) for b in blks for f in meta.feeds]
+    aggs = rpc.batch(agg_reqs, strict=False)
+    watched_by_block: dict[int, dict[str, str]] = {}
+    for bi, b in enumerate(blks):
+        watched = {f.lower(): f"feed {f}" for f in meta.feeds}
+        for fi, f in enumerate(meta.feeds):
+            r = aggs[bi * meta.n + fi]
+            if isinstance(r, str) and len(r) == 66:
+                agg = "0x" + r[-40:]
+                if int(agg, 16):
+                    watched.setdefault(agg.lower(), f"aggregator {Web3.to_checksum_address(agg)} of feed {f}")
+        watched_by_block[b] = watched
+    by_block: dict[int, list[Event]] = {}
+    for x in events:
+        if x.name in CONFIG_EVENTS:
+            by_block.setdefault(x.block, []).append(x)
     for e in todo:
+        watched = watched_by_block[e.block]
         k = int(receipts[e.tx_hash]["transactionIndex"], 16)
         reasons = [
             f"config event {x.name} in earlier tx {x.tx_hash}"
-            for x in events
-            if x.block == e.block and x.tx_index < k and x.name in CONFIG_EVENTS
+            for x in by_block.get(e.block, [])
+            if x.tx_index < k
         ]
         earlier = [t for t in txs_by_block[e.block] if int(t["transactionIndex"], 16) < k]
         for t in earlier:
-            if (t.get("to") or "").lower() in feeds:
-                reasons.append(f"earlier tx {t['hash']} was sent to feed {Web3.to_checksum_address(t['to'])}")
+            to = (t.get("to") or "").lower()
+            if to in watched:
+                reasons.append(f"earlier tx {t['hash']} was sent to {watched[to]}")
         recs = rpc.batch([("eth_getTransactionReceipt", [t["hash"]]) for t in earlier])
         for t, r in zip(earlier, recs, strict=True):
+            to = (t.get("to") or "").lower()
             for lg in r.get("logs") or []:
-                if lg["address"].lower() in feeds and (t.get("to") or "").lower() not in feeds:
-                    reasons.append(f"earlier tx {t['hash']} emitted a log from feed {lg['address']}")
+                addr = lg["address"].lower()
+                if addr in watched and addr != to:
+                    reasons.append(f"earlier tx {t['hash']} emitted a log from {watched[addr]}")
                     break
         if reasons:
             out[e.tx_hash] = "; ".join(dict.fromkeys(reasons))

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -257,6 +258,41 @@ def test_clean_history_has_no_violation(chain, clean):
     # holdings rebuilt from events equal the vault's own view at every sampled block
     assert all(h.rebuilt == h.reported for h in res.holdings_checks)
     assert res.holdings_checks[-1].reported == sb.vault.functions.get_holdings().call()
+
+
+def test_only_standard_json_rpc_methods(chain, clean):
+    """Nothing Anvil-specific: the audit works against any JSON-RPC node."""
+    node, w3, sb = chain
+    seen: list[str] = []
+    rpc = Rpc(w3)
+    single, batch = rpc.provider.make_request, rpc.provider.make_batch_request
+
+    def record(method, params):
+        seen.append(method)
+        return single(method, params)
+
+    def record_batch(reqs):
+        seen.extend(m for m, _ in reqs)
+        return batch(reqs)
+
+    rpc.provider = SimpleNamespace(make_request=record, make_batch_request=record_batch)
+    res = audit(rpc, clean[0])
+    assert res.violations == [] and len(res.rebalances) == 4
+    assert set(seen) <= {
+        "eth_blockNumber",
+        "eth_getCode",
+        "eth_call",
+        "eth_getLogs",
+        "eth_getBlockByNumber",
+        "eth_getTransactionReceipt",
+    }, set(seen)
+    assert res.rpc_calls == len(seen)
+
+
+def test_window_starting_before_deployment(chain, clean):
+    node, w3, sb = chain
+    res = audit(Rpc(w3), clean[0], from_block=0)
+    assert res.violations == [] and len(res.rebalances) == 4
 
 
 def test_clean_history_in_a_block_window(chain, clean):
