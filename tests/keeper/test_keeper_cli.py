@@ -252,3 +252,83 @@ def test_strategist_queues_targets_through_the_timelock_and_applies_them(
     k.cycle()
     assert [e for e in env.events() if e["action"] == "apply-targets"]
     assert env.stack.vault.functions.get_target_weights().call() == pending
+
+
+def test_sigkill_after_send_then_restart_does_not_double_submit(env: Env):
+    """A real SIGKILL of the keeper while its rebalance is pending; the restarted keeper waits for it."""
+    env.advance(2 * 86_400)
+    env.move({1: 1.35, 3: 0.75})
+    env.rpc("evm_setAutomine", False)
+    cmd = [
+        sys.executable, "-m", "offchain.cli", "keeper", "run", "--manifest", str(env.manifest),
+        "--rpc-url", env.node.url, "--private-key-env", KEY_ENV, "--interval", "0.2", "--log-json",
+        "--journal", str(env.tmp / "j.sqlite"), "--receipt-timeout", "30", "--stuck-after", "3600",
+    ]  # fmt: skip
+    run_env = {**os.environ, KEY_ENV: DEV_KEY_1}
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    q: queue.Queue = queue.Queue()
+    threading.Thread(target=_reader, args=(proc.stdout, q), daemon=True).start()
+    deadline = time.monotonic() + 60
+    sent = None
+    try:
+        while time.monotonic() < deadline and sent is None:
+            try:
+                line = q.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line and '"action": "sent"' in line:
+                sent = json.loads(line)
+    finally:
+        proc.kill()  # SIGKILL: no clean-up at all
+        proc.wait(10)
+    assert sent is not None
+    # restart: the journal shows the pending submission, so the keeper waits instead of sending again
+    k = env.keeper(stuck_after=3600, receipt_timeout=0.3, journal=str(env.tmp / "j.sqlite"))
+    k.cycle()
+    assert any(e["action"] == "skip" and "in-flight" in e["detail"] for e in env.events())
+    env.rpc("evm_mine")
+    env.rpc("evm_setAutomine", True)
+    k.cycle()
+    k.cycle()
+    assert env.rebalance_count() == 1
+    assert env.w3.eth.get_transaction_count(env.keeper_addr) == 1
+    assert [e for e in env.events() if e["action"] == "rebalanced"][0]["tx"] == sent["tx"]
+
+
+def test_separate_submission_rpc_gets_the_raw_transactions(env: Env):
+    """--submit-rpc-url (e.g. a private mempool): sends go there, reads stay on --rpc-url."""
+    import http.server
+
+    seen: list[str] = []
+    upstream = env.node.url
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            doc = json.loads(body)
+            seen.extend(d["method"] for d in (doc if isinstance(doc, list) else [doc]))
+            req = urllib.request.Request(upstream, data=body, headers={"Content-Type": "application/json"})
+            out = urllib.request.urlopen(req, timeout=10).read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        env.advance(2 * 86_400)
+        env.move({1: 1.35, 3: 0.75})
+        k = env.keeper(submit_rpc_url=f"http://127.0.0.1:{srv.server_address[1]}")
+        k.cycle()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert seen == ["eth_sendRawTransaction"]
+    assert env.rebalance_count() == 1
