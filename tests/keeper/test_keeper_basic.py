@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.keeper.conftest import Env
+from keeper_env import Env
 
 
 def test_once_rebalances_when_the_vault_allows(env: Env):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from keeper_env import DEV_KEY_1, KEY_ENV, Env
 
 from offchain.cli import main
 from offchain.errors import ConfigError
@@ -22,7 +23,6 @@ from offchain.keeper import strategist
 from offchain.keeper.config import load_config
 from offchain.keeper.keys import load_signer
 from offchain.keeper.metrics import MetricsServer
-from tests.keeper.conftest import DEV_KEY_1, KEY_ENV, Env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Anvil dev key #0 (owner)

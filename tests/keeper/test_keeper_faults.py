@@ -6,10 +6,10 @@ import threading
 import time
 
 import pytest
+from keeper_env import Env, load_base
 
 from offchain.chain import Anvil
 from offchain.keeper.runner import CircuitOpen
-from tests.keeper.conftest import Env, load_base
 
 GWEI = 10**9
 
