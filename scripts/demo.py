@@ -104,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="keeper policy on top of the vault's trigger (e.g. band-edge:300bps); default: the vault's",
     )
     p.add_argument(
+        "--zero-drift",
+        action="store_true",
+        default=str(_env("ZERO_DRIFT", "")).lower() in ("1", "true", "yes"),
+        help="random walk without the stand-ins' mean return (volatility and correlation only)",
+    )
+    p.add_argument(
         "--vol-scale", type=float, default=float(_env("VOL_SCALE", 1.0)), help="scale the volatility"
     )
     p.add_argument(
@@ -135,10 +141,13 @@ def price_paths(args: argparse.Namespace, n_days: int) -> tuple[np.ndarray, str]
     else:
         rng = np.random.default_rng(args.seed)
         mu, cov = r.mean(axis=0), np.cov(r, rowvar=False) * args.vol_scale**2
+        if args.zero_drift:
+            mu = -0.5 * np.diag(cov)  # zero expected simple return
         steps = rng.multivariate_normal(mu, cov, size=n_days)
         vol = np.sqrt(np.diag(cov) * 252)
         desc = (
-            f"correlated random walk (seed {args.seed}) calibrated to {', '.join(STAND_INS.values())} "
+            f"correlated random walk (seed {args.seed}{', zero drift' if args.zero_drift else ''}) "
+            f"calibrated to {', '.join(STAND_INS.values())} "
             f"over the S&P 500 sample's last {CALIBRATION_DAYS} days; annual vol "
             + ", ".join(f"{s} {v:.0%}" for s, v in zip(STAND_INS, vol, strict=True))
         )
