@@ -332,3 +332,14 @@ def test_separate_submission_rpc_gets_the_raw_transactions(env: Env):
         srv.server_close()
     assert seen == ["eth_sendRawTransaction"]
     assert env.rebalance_count() == 1
+
+
+def test_cli_dry_run_once_without_a_key(env: Env, tmp_path: Path, capsys):
+    env.advance(2 * 86_400)
+    env.move({1: 1.35, 3: 0.75})
+    argv = ["keeper", "run", "--once", "--dry-run", "--log-json", "--manifest", str(env.manifest)]
+    argv += ["--rpc-url", env.node.url, "--journal", str(tmp_path / "j.sqlite")]
+    assert main(argv) == 0
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert [e["action"] for e in out if e["vault"] != "-"] == ["would-send"]
+    assert env.rebalance_count() == 0

@@ -203,3 +203,20 @@ def test_circuit_breaker_stops_after_consecutive_failures(env: Env):
     with pytest.raises(CircuitOpen, match=r"circuit breaker open: 3 consecutive.*vault: not keeper"):
         k.run()
     assert _keeper_txs(env) == 0
+
+
+def test_stuck_transaction_is_not_bumped_past_the_fee_cap(env: Env):
+    env.advance(2 * 86_400)
+    env.move({1: 1.35, 3: 0.75})
+    k = env.keeper(receipt_timeout=0.3, stuck_after=0, max_fee_gwei=1.0, priority_fee_gwei=1.0)
+    env.rpc("evm_setAutomine", False)
+    k.cycle()
+    sent = next(e for e in env.events() if e["action"] == "sent")
+    assert sent["max_fee_gwei"] <= 1.0
+    k.cycle()  # stuck, but a replacement would have to pay more than the cap: wait
+    assert any(e["action"] == "stuck" and "exceed the fee cap" in e["detail"] for e in env.events())
+    assert not any(e["action"] == "replaced" for e in env.events())
+    env.rpc("evm_mine")
+    env.rpc("evm_setAutomine", True)
+    k.cycle()
+    assert [e["tx"] for e in env.events() if e["action"] == "rebalanced"] == [sent["tx"]]
