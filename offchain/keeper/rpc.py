@@ -64,6 +64,22 @@ def decode_revert(data: Any) -> str | None:
     return None
 
 
+TRANSIENT_CODES = {-32005, 429}  # provider rate limits ("limit exceeded", "too many requests")
+TRANSIENT_TEXT = (
+    "rate limit",
+    "too many requests",
+    "header not found",
+    "try again",
+    "temporarily unavailable",
+)
+
+
+def is_transient(err: RpcError) -> bool:
+    """JSON-RPC errors worth retrying (rate limits, a node still syncing a block); never reverts."""
+    msg = err.message.lower()
+    return err.code in TRANSIENT_CODES or any(t in msg for t in TRANSIENT_TEXT)
+
+
 class Rpc:
     """JSON-RPC over HTTP with retries. ``on_retry(kind)`` is called on each retried failure (metrics)."""
 
@@ -124,13 +140,25 @@ class Rpc:
         )
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
-        doc = self._post(
-            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, method
-        )
-        if "error" in doc:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            doc = self._post(
+                {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, method
+            )
+            if "error" not in doc:
+                return doc.get("result")
             e = doc["error"]
-            raise RpcError(method, e.get("code", 0), e.get("message", ""), e.get("data"))
-        return doc.get("result")
+            err = RpcError(method, e.get("code", 0), e.get("message", ""), e.get("data"))
+            if not is_transient(err) or attempt == self.retries:
+                raise err
+            if self.on_retry:
+                self.on_retry("rpc")
+            log.warning(
+                "rpc %s: %s; retry %d/%d in %.2f s", method, err.message, attempt + 1, self.retries, delay
+            )
+            self.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+        raise AssertionError("unreachable")
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """One HTTP request for many calls; each result in order, or an ``RpcError`` instance in its place."""
