@@ -162,7 +162,7 @@ class Keeper:
         self._stop = threading.Event()
         self.consecutive_failures = 0
         self.revert_guard: dict[str, tuple[Any, ...] | None] = {}
-        self.last_targets_check = 0.0
+        self.last_targets_check: dict[str, float] = {}
         self.head: dict[str, Any] = {}
         self.native_price_usd = cfg.native_price_usd or 3_000.0
         self._low_balance_warned = False
@@ -923,9 +923,10 @@ class Keeper:
             }
             out.append(self._send_admin(vault, tx, "apply-targets"))
             return out
-        if st.pending_eta or time.monotonic() - self.last_targets_check < (self.cfg.targets_every or 0):
+        last = self.last_targets_check.get(vault)
+        if st.pending_eta or (last is not None and time.monotonic() - last < (self.cfg.targets_every or 0)):
             return out
-        self.last_targets_check = time.monotonic()
+        self.last_targets_check[vault] = time.monotonic()
         try:
             weights = strategist.compute_targets(self, st)
         except ChainError as exc:

@@ -343,3 +343,23 @@ def test_cli_dry_run_once_without_a_key(env: Env, tmp_path: Path, capsys):
     out = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [e["action"] for e in out if e["vault"] != "-"] == ["would-send"]
     assert env.rebalance_count() == 0
+
+
+def test_cli_targets_prints_proposed_weights(env: Env, tmp_path: Path, capsys):
+    from offchain.data import sp500
+
+    df = sp500()[["KO", "AMD", "RRC", "GE"]].iloc[-200:]
+    df.columns = ["USDC", "WBTC", "WETH", "LINK"]
+    csv = tmp_path / "p.csv"
+    df.to_csv(csv, index_label="date")
+    argv = ["keeper", "targets", "--manifest", str(env.manifest), "--rpc-url", env.node.url, "--log-json"]
+    argv += ["--targets-source", str(csv), "--journal", str(tmp_path / "j.sqlite")]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sum(doc["proposed"].values()) == 10_000 and set(doc["proposed"]) == {
+        "USDC",
+        "WBTC",
+        "WETH",
+        "LINK",
+    }
+    assert env.stack.vault.functions.pending_eta().call() == 0  # printed only, nothing queued
