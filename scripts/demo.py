@@ -435,6 +435,9 @@ def run(args: argparse.Namespace) -> int:
                     market.approve_all()
                 arb_swaps += market.day(prices, reserves, start_ts + day * DAY)
                 before = len([x for x in keeper_log if '"rebalanced"' in x or " rebalanced" in x])
+                # the keeper's transaction lands one 12 s slot after the market's block (deterministic
+                # timestamps, so calendar triggers do not depend on wall-clock time)
+                rpc.call("evm_setNextBlockTimestamp", [start_ts + day * DAY + 12])
                 keeper.run_cycle()
                 after = [x for x in keeper_log if " rebalanced" in x]
                 if len(after) > before:
