@@ -363,3 +363,23 @@ def test_cli_targets_prints_proposed_weights(env: Env, tmp_path: Path, capsys):
         "LINK",
     }
     assert env.stack.vault.functions.pending_eta().call() == 0  # printed only, nothing queued
+
+
+def test_a_check_cycle_costs_the_same_few_requests_for_any_number_of_vaults(env: Env):
+    """Reads are JSON-RPC batches: 1 or 50 vaults, the steady-state cycle makes the same requests."""
+    counts = {}
+    for n in (1, 50):
+        k = env.keeper(vaults=[env.stack.vault.address] * n, journal=str(env.tmp / f"j{n}.sqlite"))
+        posts = []
+        real = k.rpc._post
+
+        def counting(payload, what, real=real, posts=posts):
+            posts.append(len(payload) if isinstance(payload, list) else 1)
+            return real(payload, what)
+
+        k.rpc._post = counting  # type: ignore[method-assign]
+        k.cycle()
+        counts[n] = posts
+        k.close()
+    assert len(counts[1]) == len(counts[50]) <= 3
+    assert max(counts[50]) >= 50  # one batch carried every vault's state
