@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     EventDecoder()  # warm the ABI cache
-    # keep every historical state (Anvil's default keeps a few thousand): the audit reads them all
-    with Anvil(extra_args=("--max-persisted-states", "100000")) as node:
+    # every historical state in memory (by default Anvil keeps a few hundred in memory, then a few
+    # thousand on disk, slower to read): the audit reads one per rebalance
+    with Anvil(extra_args=("--prune-history", "100000")) as node:
         err(f"building {args.rebalances} rebalances on {node.url} ...")
         vault, setup = build_history(node, args.rebalances, args.assets)
         err(f"setup {setup['setup_s']:.0f} s; auditing ...")

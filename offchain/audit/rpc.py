@@ -9,6 +9,7 @@ at a time when a node rejects JSON-RPC batching.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,7 +51,8 @@ def decode_result(types: Sequence[str], data: str) -> tuple[Any, ...]:
 
 
 class Rpc:
-    """JSON-RPC over web3.py's HTTP provider. ``calls`` counts requests sent (for the report)."""
+    """JSON-RPC over web3.py's HTTP provider. ``calls`` counts requests sent (for the report).
+    Thread-safe: web3.py keeps one HTTP session per thread."""
 
     def __init__(self, w3: Web3, batch_size: int = 200):
         self.w3 = w3
@@ -58,9 +60,14 @@ class Rpc:
         self.batch_size = batch_size
         self.calls = 0
         self._batching = True
+        self._lock = threading.Lock()
+
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self.calls += n
 
     def request(self, method: str, params: list[Any]) -> Any:
-        self.calls += 1
+        self._count(1)
         try:
             resp = self.provider.make_request(method, params)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - transport failure, HTTP 4xx/5xx, timeout
@@ -83,7 +90,7 @@ class Rpc:
 
     def _batch_chunk(self, chunk: list[tuple[str, list[Any]]]) -> list[Any]:
         if self._batching and len(chunk) > 1:
-            self.calls += len(chunk)
+            self._count(len(chunk))
             try:
                 resps = self.provider.make_batch_request(chunk)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - node without batch support: go one by one

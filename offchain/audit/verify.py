@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,6 +296,7 @@ def audit(
     samples: int = 50,
     log_span: int = 2_000,
     max_logs: int = 10_000,
+    workers: int = 4,
     tick: Tick = _noop,
 ) -> AuditResult:
     import time  # noqa: PLC0415
@@ -344,21 +346,26 @@ def audit(
     hist: dict[str, dict[str, Any]] = {}
     per = len(SCALARS) + 4 + meta.n
     chunk = max(1, rpc.batch_size // per)
-    for start in range(0, len(rebal_events), chunk):
-        part = rebal_events[start : start + chunk]
-        reqs = []
-        for e in part:
-            reqs += _hist_requests(meta, e.block - 1, e.args["keeper"])
+    parts = [rebal_events[i : i + chunk] for i in range(0, len(rebal_events), chunk)]
+
+    def fetch(part: list[Event]) -> list[Any]:
+        reqs = [r for e in part for r in _hist_requests(meta, e.block - 1, e.args["keeper"])]
         try:
-            res = rpc.batch(reqs)
+            return rpc.batch(reqs)
         except RpcError as exc:
             raise ChainError(
                 f"the node cannot answer eth_call at historical blocks ({exc.message}): "
                 "an archive node is needed"
             ) from exc
-        for i, e in enumerate(part):
-            hist[e.tx_hash] = _parse_hist(meta, res[i * per : (i + 1) * per])
-        tick("state", start + len(part), len(rebal_events))
+
+    done = 0
+    # a few batches in flight at once: nodes answer concurrent requests in parallel
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for part, res in zip(parts, pool.map(fetch, parts), strict=True):
+            for i, e in enumerate(part):
+                hist[e.tx_hash] = _parse_hist(meta, res[i * per : (i + 1) * per])
+            done += len(part)
+            tick("state", done, len(rebal_events))
     timings["state"] = time.perf_counter() - t2
 
     # 4. mid-block: earlier transactions in the same block

@@ -84,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
         "--max-logs", type=_positive, default=10_000, help="a page with this many logs is re-asked in halves"
     )
     p.add_argument("--batch-size", type=_positive, default=200, help="JSON-RPC batch size (1: no batching)")
+    p.add_argument(
+        "--workers", type=_positive, default=4, help="JSON-RPC batches in flight at once for state reads (4)"
+    )
     p.add_argument("--swap-fee-bps", type=int, default=30, help="swap fee assumed for cost estimates (30)")
     p.add_argument("--no-parquet", action="store_true", help="CSV only")
     p.add_argument("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
@@ -171,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             samples=args.samples,
             log_span=args.log_span,
             max_logs=args.max_logs,
+            workers=args.workers,
             tick=tick,
         )
     symbols = _symbols(rpc, res.meta.assets, res.to_block)
