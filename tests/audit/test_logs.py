@@ -67,3 +67,14 @@ def test_single_block_refused_is_an_error():
 
     with pytest.raises(ChainError, match="single block"):
         fetch_logs(Dead(), "0x" + "11" * 20, 0, 100)  # type: ignore[arg-type]
+
+
+def test_progress_ticker_runs_without_a_terminal():
+    from offchain.commands.audit import _Ticker
+
+    with _Ticker(True) as tick:
+        for done in range(0, 101, 25):
+            tick("logs", done, 100)
+        tick("state", 3, 3)
+    with _Ticker(False) as tick:
+        tick("logs", 1, 2)  # disabled: a no-op
