@@ -29,9 +29,9 @@ Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each wi
   ``max_age`` from ``get_max_ages()``, now = ``ts(B)``).
 * ``I3-slippage``: per swap, sell != buy, both vault assets, ``amount_in <= holdings[sell]``
   (running), and ``amount_out >= model.min_acceptable_out(model.oracle_out(...), max_slippage_bps)``.
-* ``I4-size``: sum of ``ceil(amount_in * price_sell / 10**dec_sell)`` <=
-  ``value_before * max_trade_bps // 10_000`` (flagged only if the sum of the floors also reaches the
-  cap: the two ways to round the cap differ by at most one quote wei per trade).
+* ``I4-size``: running sum of ``amount_in * price_sell // 10**dec_sell`` (each trade rounded down)
+  ``< value_before * max_trade_bps // 10_000``, as the vault's code checks it (``sold_value <
+  trade_cap``).
 * ``I5-away`` / ``I5-overshoot``: per touched asset, ``|w_after - t| <= |w_before - t|`` (WAD); if
   it crossed its target, ``|w_after - t| <= tolerance_bps * 1e14``.
 * ``I6-drift``: ``drift_after_wad < drift_before_wad``.
@@ -589,7 +589,7 @@ def _verify_rebalance(
     # swaps: I3, I4
     cur = list(holdings)
     touched = [False] * meta.n
-    sold_down = sold_up = 0
+    sold_down = 0
     slip_value = 0
     cap = value_before * params.max_trade_bps // model.BPS
     size_flagged = False
@@ -618,14 +618,12 @@ def _verify_rebalance(
                 f"({gap:.1f} bps below oracle; max {params.max_slippage_bps} bps)",
             )
         sold_down += a["amount_in"] * prices[s] // unit_s
-        sold_up += -(-(a["amount_in"] * prices[s]) // unit_s)
-        # the vault's cap is `sum(ceil(value sold)) <= cap`; flagged only when the rounded-down sum
-        # also reaches the cap, so a bound stated as `sum(floor(value sold)) < cap` is honoured too
-        if sold_up > cap and sold_down >= cap and not size_flagged:
+        # as the vault: running sum of each trade's value rounded down, strictly below the cap
+        if sold_down >= cap and not size_flagged:
             size_flagged = True
             bad(
                 "I4-size",
-                f"value sold {sold_up / 1e18:,.2f} > cap {cap / 1e18:,.2f} ({params.max_trade_bps} bps)",
+                f"value sold {sold_down / 1e18:,.2f} >= cap {cap / 1e18:,.2f} ({params.max_trade_bps} bps)",
             )
         slip_value += (expected - a["amount_out"]) * prices[b] // unit_b
         cur[s] -= a["amount_in"]
