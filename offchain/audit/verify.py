@@ -28,7 +28,9 @@ Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each wi
 * ``I2-prices``: ``model.feed_status(...) == FEED_OK`` for every feed (answers at ``B - 1``,
   ``max_age`` from ``get_max_ages()``, now = ``ts(B)``).
 * ``I3-slippage``: per swap, sell != buy, both vault assets, ``amount_in <= holdings[sell]``
-  (running), and ``amount_out >= model.min_acceptable_out(model.oracle_out(...), max_slippage_bps)``.
+  (running), ``amount_out >= model.min_acceptable_out(model.oracle_out(...), max_slippage_bps)``,
+  and the same bound for the trade's ``min_amount_out`` (decoded from the transaction input when
+  the keeper called the vault directly; ``eth_getTransactionByHash``).
 * ``I4-size``: running sum of ``amount_in * price_sell // 10**dec_sell`` (each trade rounded down)
   ``< value_before * max_trade_bps // 10_000``, as the vault's code checks it (``sold_value <
   trade_cap``).
@@ -59,7 +61,7 @@ from web3 import Web3
 from offchain import model
 from offchain.audit.decode import Event, EventDecoder
 from offchain.audit.logs import LogStats, fetch_logs
-from offchain.audit.rpc import Rpc, RpcError, decode_result, encode_call
+from offchain.audit.rpc import Rpc, RpcError, decode_result, encode_call, selector
 from offchain.errors import ChainError, InputError
 
 log = logging.getLogger(__name__)
@@ -336,9 +338,12 @@ def audit(
     rebal_events = [e for e in events if e.name == "Rebalanced"]
     reqs: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(b), False]) for b in blocks]
     reqs += [("eth_getTransactionReceipt", [e.tx_hash]) for e in rebal_events]
+    reqs += [("eth_getTransactionByHash", [e.tx_hash]) for e in rebal_events]
     res = rpc.batch(reqs)
-    timestamps = {b: int(r["timestamp"], 16) for b, r in zip(blocks, res[: len(blocks)], strict=True)}
-    receipts = dict(zip([e.tx_hash for e in rebal_events], res[len(blocks) :], strict=True))
+    nb, nr = len(blocks), len(rebal_events)
+    timestamps = {b: int(r["timestamp"], 16) for b, r in zip(blocks, res[:nb], strict=True)}
+    receipts = dict(zip([e.tx_hash for e in rebal_events], res[nb : nb + nr], strict=True))
+    txs = dict(zip([e.tx_hash for e in rebal_events], res[nb + nr :], strict=True))
     timings["blocks"] = time.perf_counter() - t1
 
     # 3. historical state before each rebalance (block - 1), batched
@@ -406,6 +411,7 @@ def audit(
                     timestamps[e.block],
                     receipts[e.tx_hash],
                     midblock.get(e.tx_hash),
+                    txs[e.tx_hash],
                 )
                 checks.append(chk)
                 violations.extend(chk.violations)
@@ -507,6 +513,27 @@ def _midblock(
     return out
 
 
+REBALANCE_SIG = "rebalance((address,address,uint256,uint256)[],uint256)"
+REBALANCE_SELECTOR = "0x" + selector(REBALANCE_SIG).hex()
+
+
+def _min_outs(meta: VaultMeta, txn: dict[str, Any] | None) -> list[int] | None:
+    """Each trade's ``min_amount_out`` from the transaction's input, when it called the vault
+    directly (a call through another contract is not decodable without tracing: None)."""
+    if not txn or (txn.get("to") or "").lower() != meta.address.lower():
+        return None
+    data = txn.get("input") or txn.get("data") or "0x"
+    if not data.startswith(REBALANCE_SELECTOR):
+        return None
+    try:
+        trades, _deadline = decode_result(
+            ["(address,address,uint256,uint256)[]", "uint256"], "0x" + data[10:]
+        )
+    except Exception:  # noqa: BLE001 - malformed input: the vault would have reverted
+        return None
+    return [int(t[3]) for t in trades]
+
+
 def _dist(a: int, b: int) -> int:
     return abs(a - b)
 
@@ -520,8 +547,10 @@ def _verify_rebalance(
     ts: int,
     receipt: dict[str, Any],
     midblock: str | None,
+    txn: dict[str, Any] | None = None,
 ) -> RebalanceCheck:
     reb = next(e for e in tx_events if e.name == "Rebalanced")
+    min_outs = _min_outs(meta, txn)
     swaps = [e for e in tx_events if e.name == "Swapped" and e.log_index < reb.log_index]
     tx, blk = reb.tx_hash, reb.block
     viol: list[Violation] = []
@@ -593,7 +622,9 @@ def _verify_rebalance(
     slip_value = 0
     cap = value_before * params.max_trade_bps // model.BPS
     size_flagged = False
-    for sw in swaps:
+    if min_outs is not None and len(min_outs) != len(swaps):
+        bad("EVENT", f"{len(min_outs)} trades in the call but {len(swaps)} Swapped events")
+    for n_sw, sw in enumerate(swaps):
         a = sw.args
         s, b = index.get(a["sell"]), index.get(a["buy"])
         if s is None or b is None or s == b:
@@ -610,6 +641,8 @@ def _verify_rebalance(
                 "at block-1 prices",
             )
         floor = model.min_acceptable_out(expected, params.max_slippage_bps)
+        if min_outs is not None and n_sw < len(min_outs) and min_outs[n_sw] < floor:
+            bad("I3-slippage", f"swap {s}->{b}: min_amount_out {min_outs[n_sw]} < bound {floor}")
         if a["amount_out"] < floor:
             gap = (expected - a["amount_out"]) * model.BPS / expected if expected else float("inf")
             bad(

@@ -67,13 +67,28 @@ class Crafter:
         sb.refresh_feeds()
         return double
 
-    def plan(self, double: Any, scale: tuple[int, int] = (1, 1)) -> list[tuple[str, str, int, int]]:
+    def floor(self, double: Any, sell: str, buy: str, amount: int) -> int:
+        """The vault's bound on a trade's output at the current feed prices (max slippage 100 bps)."""
+        assets = double.functions.get_assets().call()
+        s, b = assets.index(sell), assets.index(buy)
+        p = [x * 10**10 for x in self.sb.prices]
+        d = [x.decimals for x in self.sb.stack.specs]
+        return model.min_acceptable_out(model.oracle_out(amount, p[s], d[s], p[b], d[b]), 100)
+
+    def plan(
+        self, double: Any, scale: tuple[int, int] = (1, 1), min_out: bool = True
+    ) -> list[tuple[str, str, int, int]]:
+        """``plan_trades`` from the double's holdings; ``min_amount_out`` at the vault's bound (or 0)."""
         holdings = double.functions.get_holdings().call()
         assets = double.functions.get_assets().call()
         prices = [p * 10**10 for p in self.sb.prices]
         decimals = [s.decimals for s in self.sb.stack.specs]
         planned = model.plan_trades(holdings, prices, decimals, list(DEFAULT_WEIGHTS), band_bps=10)
-        return [(assets[t.sell], assets[t.buy], t.amount_in * scale[0] // scale[1], 0) for t in planned]
+        out = []
+        for t in planned:
+            sell, buy, amount = assets[t.sell], assets[t.buy], t.amount_in * scale[0] // scale[1]
+            out.append((sell, buy, amount, self.floor(double, sell, buy, amount) if min_out else 0))
+        return out
 
     def rebalance(
         self, double: Any, trades: list[tuple[str, str, int, int]], sender: Sender | None = None
@@ -151,7 +166,7 @@ def crafted(chain, clean):
     # I3 + I7: feeds move but nobody arbitrages the pools: the swap fills ~40 % below the oracle
     d = c.fresh()
     sb.set_prices(moved(c.base, ONE_SWAP), arbitrage=False)
-    out["I3-slippage"] = (d.address, c.rebalance(d, c.plan(d)))
+    out["I3-slippage"] = (d.address, c.rebalance(d, c.plan(d, min_out=False)))
     sb.arbitrage()
 
     # I4: max_trade_bps lowered to 1 %; the ~6 % trade is otherwise valid
@@ -165,7 +180,12 @@ def crafted(chain, clean):
     sb.set_prices(moved(c.base, ONE_SWAP))
     ((sell, buy, amount, _),) = c.plan(d)
     weth = d.functions.get_holdings().call()[2] // 10
-    out["I5-away"] = (d.address, c.rebalance(d, [(buy, sell, weth, 0)]))
+    out["I5-away"] = (d.address, c.rebalance(d, [(buy, sell, weth, c.floor(d, buy, sell, weth))]))
+
+    # I3 (min_amount_out): a valid trade whose min_amount_out of 0 is below the vault's bound
+    d = c.fresh()
+    sb.set_prices(moved(c.base, ONE_SWAP))
+    out["I3-min-out"] = (d.address, c.rebalance(d, c.plan(d, min_out=False)))
 
     # I5 overshoot: the right trade, 1.8 times too big: both assets cross their targets by ~4.8 %
     d = c.fresh()
@@ -296,6 +316,7 @@ def test_only_standard_json_rpc_methods(chain, clean):
         "eth_getLogs",
         "eth_getBlockByNumber",
         "eth_getTransactionReceipt",
+        "eth_getTransactionByHash",
     }, set(seen)
     assert res.rpc_calls == len(seen)
 
@@ -322,6 +343,7 @@ def test_clean_history_in_a_block_window(chain, clean):
         ("I1-cooldown", {"I1-trigger"}),
         ("I2-prices", {"I2-prices"}),
         ("I3-slippage", {"I3-slippage", "I7-value"}),
+        ("I3-min-out", {"I3-slippage"}),
         ("I4-size", {"I4-size"}),
         ("I5-away", {"I5-away", "I6-drift"}),
         ("I5-overshoot", {"I5-overshoot"}),
@@ -338,6 +360,8 @@ def test_crafted_history_is_flagged_with_its_rule(chain, crafted, scenario, expe
     assert {v.tx_hash for v in res.violations} == {tx}
     if scenario == "I1-cooldown":
         assert "cooldown" in next(v.detail for v in res.violations)
+    if scenario == "I3-min-out":
+        assert all("min_amount_out" in v.detail for v in res.violations)
 
 
 def test_accounting_hole_is_flagged(chain, crafted):
