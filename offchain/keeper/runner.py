@@ -167,6 +167,8 @@ class Keeper:
         self.native_price_usd = cfg.native_price_usd or 3_000.0
         self._low_balance_warned = False
         self._cycle_failures = 0
+        self._awaiting: list[tuple[Submission, VaultState | None]] = []
+        self._defer = False
 
     # ------------------------------------------------------------------ logging
     def emit(self, d: Decision) -> None:
@@ -317,6 +319,24 @@ class Keeper:
         base_next = next_base_fee(self.head)
         self._update_native_price(states)
         self._check_balance(base_next)
+        self._defer = True
+        try:
+            decisions += self._vault_loop(states, now, base_next)
+        finally:
+            self._defer = False
+        decisions += self.settle()
+        self.emit(
+            Decision(
+                "-",
+                "cycle",
+                f"{len(self.vaults)} vault(s) in {time.monotonic() - t0:.3f} s",
+                {"block": _int(self.head["number"])},
+            )
+        )
+        return decisions
+
+    def _vault_loop(self, states: list[Any], now: int, base_next: int) -> list[Decision]:
+        decisions: list[Decision] = []
         for vault, st in zip(self.vaults, states, strict=True):
             self.metrics.inc("checks")
             if isinstance(st, RpcError):
@@ -330,14 +350,6 @@ class Keeper:
                 decisions.append(self._fail(vault, "vault", str(exc)))
             if self.cfg.targets_every and self.signer:
                 decisions += self._targets(vault, st, now)
-        self.emit(
-            Decision(
-                "-",
-                "cycle",
-                f"{len(self.vaults)} vault(s) in {time.monotonic() - t0:.3f} s",
-                {"block": _int(self.head["number"])},
-            )
-        )
         return decisions
 
     def _update_native_price(self, states: list[Any]) -> None:
@@ -560,6 +572,7 @@ class Keeper:
         st: VaultState | None,
         data: dict[str, Any],
     ) -> Decision:
+        """Sign, journal and send; inside a cycle the receipt is awaited with the others (``settle``)."""
         nonce = self._next_nonce()
         sid = self._sign_record(vault, tx, trades, max_fee, tip, deadline, nonce)
         try:
@@ -586,21 +599,44 @@ class Keeper:
                 {"tx": row.tx_hash, "nonce": nonce, "max_fee_gwei": round(max_fee / GWEI, 3), **data},
             )
         )
-        receipt = self._wait_receipt([row.tx_hash])
-        if receipt is None:
-            return Decision(
-                vault, "pending", "no receipt yet; will reconcile next cycle", {"tx": row.tx_hash}
-            )
-        return self._finalize(row, receipt, st)
+        self._awaiting.append((row, st))
+        if self._defer:  # independent vaults: send them all, then wait for every receipt at once
+            return Decision(vault, "sent", "", {"tx": row.tx_hash})
+        return self.settle()[-1]
+
+    def settle(self) -> list[Decision]:
+        """Wait (one batch of receipt queries per poll) for everything sent this cycle; finalize it."""
+        todo, self._awaiting = self._awaiting, []
+        if not todo:
+            return []
+        receipts = self._wait_receipts([[row.tx_hash] for row, _ in todo])
+        out = []
+        for (row, st), rc in zip(todo, receipts, strict=True):
+            if rc is None:
+                d = Decision(
+                    row.vault, "pending", "no receipt yet; will reconcile next cycle", {"tx": row.tx_hash}
+                )
+                self.emit(d)
+                out.append(d)
+            else:
+                out.append(self._finalize(row, rc, st))
+        return out
 
     def _wait_receipt(self, hashes: list[str]) -> dict[str, Any] | None:
+        """The first receipt found for any of ``hashes`` (one nonce: a transaction and its replacements)."""
+        return self._wait_receipts([hashes])[0]
+
+    def _wait_receipts(self, groups: list[list[str]]) -> list[dict[str, Any] | None]:
         deadline = time.monotonic() + self.cfg.receipt_timeout
+        found: list[dict[str, Any] | None] = [None] * len(groups)
         while True:
-            for r in self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes]):
-                if r and not isinstance(r, RpcError):
-                    return r
-            if time.monotonic() >= deadline or self._stop.is_set():
-                return None
+            todo = [(i, h) for i, g in enumerate(groups) if found[i] is None for h in g]
+            answers = self.rpc.batch([("eth_getTransactionReceipt", [h]) for _, h in todo])
+            for (i, _), r in zip(todo, answers, strict=True):
+                if r and not isinstance(r, RpcError) and found[i] is None:
+                    found[i] = r
+            if all(found) or time.monotonic() >= deadline or self._stop.is_set():
+                return found
             time.sleep(self.cfg.poll)
 
     def _revert_reason(self, row: Submission, receipt: dict[str, Any]) -> str:

@@ -175,10 +175,10 @@ def test_killed_keeper_restarted_never_double_submits(env: Env, kill_at: str):
     else:
         env.rpc("evm_setAutomine", False)
 
-        def boom2(hashes: list[str]) -> None:
+        def boom2(groups: list[list[str]]) -> None:
             raise Killed
 
-        k._wait_receipt = boom2  # type: ignore[method-assign]
+        k._wait_receipts = boom2  # type: ignore[method-assign]
     with pytest.raises(Killed):
         k.cycle()
     k.journal.close()
