@@ -524,9 +524,8 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     router: address = ROUTER
     slippage: uint256 = cfg.max_slippage_bps
     trade_cap: uint256 = value_before * cfg.max_trade_bps // BPS
-    # value sold so far, each trade rounded down; the cap compares it with a strict `<`, which is
-    # at least as strict as `<=` on the rounded-up sum (vault's favour)
-    sold_value: uint256 = 0
+    sold_value_up: uint256 = 0  # value sold so far, each trade rounded up: for the size cap (I4)
+    sold_value: uint256 = 0  # the same, each trade rounded down: for the loss allowance (I7)
     touched: uint256 = 0  # bit i set: asset i was sold or bought
 
     for t: Trade in trades:
@@ -540,7 +539,8 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
         assert t.min_amount_out >= floor_out, "vault: min out below bound"
 
         sold_value += t.amount_in * prices[s] // self._unit(s)
-        assert sold_value < trade_cap, "vault: trade too large"
+        sold_value_up += self._div_up(t.amount_in * prices[s], self._unit(s))
+        assert sold_value_up <= trade_cap, "vault: trade too large"
 
         received: uint256 = self._swap(router, t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
         assert received >= t.min_amount_out, "vault: output below bound"

@@ -31,9 +31,8 @@ Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each wi
   (running), ``amount_out >= model.min_acceptable_out(model.oracle_out(...), max_slippage_bps)``,
   and the same bound for the trade's ``min_amount_out`` (decoded from the transaction input when
   the keeper called the vault directly; ``eth_getTransactionByHash``).
-* ``I4-size``: running sum of ``amount_in * price_sell // 10**dec_sell`` (each trade rounded down)
-  ``< value_before * max_trade_bps // 10_000``, as the vault's code checks it (``sold_value <
-  trade_cap``).
+* ``I4-size``: running sum of ``ceil(amount_in * price_sell / 10**dec_sell)`` (each trade rounded
+  up, the vault's favour) ``<= value_before * max_trade_bps // 10_000``, as the vault checks it.
 * ``I5-away`` / ``I5-overshoot``: per touched asset, ``|w_after - t| <= |w_before - t|`` (WAD); if
   it crossed its target, ``|w_after - t| <= tolerance_bps * 1e14``.
 * ``I6-drift``: ``drift_after_wad < drift_before_wad``.
@@ -618,7 +617,8 @@ def _verify_rebalance(
     # swaps: I3, I4
     cur = list(holdings)
     touched = [False] * meta.n
-    sold_down = 0
+    sold_up = 0  # each trade rounded up: the size cap (I4)
+    sold_down = 0  # each trade rounded down: the loss allowance (I7)
     slip_value = 0
     cap = value_before * params.max_trade_bps // model.BPS
     size_flagged = False
@@ -650,13 +650,14 @@ def _verify_rebalance(
                 f"swap {s}->{b}: out {a['amount_out']} < bound {floor} "
                 f"({gap:.1f} bps below oracle; max {params.max_slippage_bps} bps)",
             )
+        sold_up += -(-a["amount_in"] * prices[s] // unit_s)
         sold_down += a["amount_in"] * prices[s] // unit_s
-        # as the vault: running sum of each trade's value rounded down, strictly below the cap
-        if sold_down >= cap and not size_flagged:
+        # as the vault: running sum of each trade's value rounded up, at most the cap
+        if sold_up > cap and not size_flagged:
             size_flagged = True
             bad(
                 "I4-size",
-                f"value sold {sold_down / 1e18:,.2f} >= cap {cap / 1e18:,.2f} ({params.max_trade_bps} bps)",
+                f"value sold {sold_up / 1e18:,.2f} > cap {cap / 1e18:,.2f} ({params.max_trade_bps} bps)",
             )
         slip_value += (expected - a["amount_out"]) * prices[b] // unit_b
         cur[s] -= a["amount_in"]
