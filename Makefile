@@ -10,12 +10,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest clean
+.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit clean
 
 help:
-	@echo "make demo   - deploy the local stack on Anvil and run a rebalance (installs everything)"
+	@echo "make demo   - a year on Anvil: daily prices + arbitrage, the keeper rebalancing, table + HTML report"
 	@echo "make test   - lint + the whole test suite on Anvil (installs everything)"
-	@echo "make bench  - gas, optimiser and backtest benchmarks (figures go into README.md)"
+	@echo "make bench  - gas, optimiser, backtest, keeper and audit benchmarks (figures go into README.md)"
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -49,7 +49,7 @@ lint: install
 	$(VENV)/bin/ruff check offchain scripts tests bench
 	$(VENV)/bin/ruff format --check offchain scripts tests bench
 
-bench: bench-gas bench-optimize bench-backtest
+bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit
 
 bench-gas: install
 	$(BROWNIE) compile
@@ -60,6 +60,14 @@ bench-optimize: install
 
 bench-backtest: install
 	$(PY) bench/bench_backtest.py
+
+bench-keeper: install
+	$(BROWNIE) compile
+	$(PY) bench/bench_keeper.py
+
+bench-audit: install
+	$(BROWNIE) compile
+	$(PY) bench/bench_audit.py --rebalances 1000
 
 # Registers brownie network `sepolia-rpc` whose RPC URL is read from $$SEPOLIA_RPC_URL at connect time
 # (brownie's own `sepolia` wants an Infura id in $$WEB3_INFURA_PROJECT_ID).
