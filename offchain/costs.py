@@ -87,8 +87,8 @@ class CostModel:
     pool_liquidity_usd: Any = 10_000_000.0
     # Measured by bench/bench_gas.py on the 4-asset vault: fixed part = 1-swap rebalance minus one
     # marginal swap; per swap = 2-swap minus 1-swap rebalance (README, "Gas").
-    gas_per_rebalance: float = 142_658.0
-    gas_per_swap: float = 75_110.0
+    gas_per_rebalance: float = 142_665.0
+    gas_per_swap: float = 75_729.0
     gas_price_gwei: float = 20.0
     native_price_usd: float = 3_000.0
     sell_haircut_bps: float = 1.0
