@@ -35,12 +35,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from offchain.audit.decode import EventDecoder  # noqa: E402
-from offchain.audit.rpc import Rpc  # noqa: E402
 from offchain.audit.sandbox import Sandbox  # noqa: E402
 from offchain.audit.verify import audit  # noqa: E402
 from offchain.chain import Anvil, Sender, connect  # noqa: E402
 from offchain.errors import ChainError  # noqa: E402
 from offchain.localstack import DEFAULT_TOKENS, DEFAULT_WEIGHTS  # noqa: E402
+from offchain.rpc import Rpc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

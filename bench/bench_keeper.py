@@ -40,9 +40,9 @@ from web3 import Web3  # noqa: E402
 
 from offchain.chain import Anvil, Sender, connect, load_artifact  # noqa: E402
 from offchain.keeper.config import KeeperConfig  # noqa: E402
-from offchain.keeper.rpc import Rpc  # noqa: E402
 from offchain.keeper.runner import Keeper  # noqa: E402
 from offchain.localstack import MAX_UINT, deploy_local_stack  # noqa: E402
+from offchain.rpc import Rpc  # noqa: E402
 
 err = Console(stderr=True)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from offchain.audit.rpc import Rpc, RpcError
 from offchain.errors import ChainError
+from offchain.rpc import Rpc, RpcError, RpcUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def fetch_logs(
         stats.requests += 1
         try:
             page = rpc.request("eth_getLogs", [flt])
-        except RpcError as exc:
+        except (RpcError, RpcUnavailable) as exc:  # refused, or timed out on a heavy range: shrink
             if end == cur:
                 raise ChainError(f"eth_getLogs refused even a single block ({cur}): {exc.message}") from exc
             stats.refused += 1

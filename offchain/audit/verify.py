@@ -60,8 +60,8 @@ from web3 import Web3
 from offchain import model
 from offchain.audit.decode import Event, EventDecoder
 from offchain.audit.logs import LogStats, fetch_logs
-from offchain.audit.rpc import Rpc, RpcError, decode_result, encode_call, selector
 from offchain.errors import ChainError, InputError
+from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_result, encode_call, selector
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
         (assets,) = _call(rpc, address, "get_assets()", ["address[]"], block)
         (feeds,) = _call(rpc, address, "get_feeds()", ["address[]"], block)
     except Exception as exc:  # noqa: BLE001 - a revert or undecodable answer: not a vault
-        if isinstance(exc, RpcError) and exc.code is None:
+        if isinstance(exc, RpcUnavailable):
             raise  # transport failure, not a revert
         raise InputError(
             f"{address} does not look like a RebalancingVault (get_assets/get_feeds failed)"
@@ -338,7 +338,7 @@ def audit(
     reqs: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(b), False]) for b in blocks]
     reqs += [("eth_getTransactionReceipt", [e.tx_hash]) for e in rebal_events]
     reqs += [("eth_getTransactionByHash", [e.tx_hash]) for e in rebal_events]
-    res = rpc.batch(reqs)
+    res = rpc.batch(reqs, strict=True)
     nb, nr = len(blocks), len(rebal_events)
     timestamps = {b: int(r["timestamp"], 16) for b, r in zip(blocks, res[:nb], strict=True)}
     receipts = dict(zip([e.tx_hash for e in rebal_events], res[nb : nb + nr], strict=True))
@@ -355,7 +355,7 @@ def audit(
     def fetch(part: list[Event]) -> list[Any]:
         reqs = [r for e in part for r in _hist_requests(meta, e.block - 1, e.args["keeper"])]
         try:
-            return rpc.batch(reqs)
+            return rpc.batch(reqs, strict=True)
         except RpcError as exc:
             raise ChainError(
                 f"the node cannot answer eth_call at historical blocks ({exc.message}): "
@@ -468,7 +468,7 @@ def _midblock(
     if not todo:
         return out
     blks = sorted({e.block for e in todo})
-    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in blks])
+    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in blks], strict=True)
     txs_by_block = {int(b["number"], 16): b["transactions"] for b in blocks}
     agg_reqs = [Rpc.call_req(f, encode_call("aggregator()"), b - 1) for b in blks for f in meta.feeds]
     aggs = rpc.batch(agg_reqs, strict=False)
@@ -499,7 +499,7 @@ def _midblock(
             to = (t.get("to") or "").lower()
             if to in watched:
                 reasons.append(f"earlier tx {t['hash']} was sent to {watched[to]}")
-        recs = rpc.batch([("eth_getTransactionReceipt", [t["hash"]]) for t in earlier])
+        recs = rpc.batch([("eth_getTransactionReceipt", [t["hash"]]) for t in earlier], strict=True)
         for t, r in zip(earlier, recs, strict=True):
             to = (t.get("to") or "").lower()
             for lg in r.get("logs") or []:
@@ -778,7 +778,7 @@ def _check_holdings(
         for a in meta.assets:
             reqs.append(Rpc.call_req(a, encode_call("balanceOf(address)", ["address"], [meta.address]), b))
     try:
-        res = rpc.batch(reqs)
+        res = rpc.batch(reqs, strict=True)
     except RpcError as exc:
         raise ChainError(
             f"cannot read historical holdings ({exc.message}): an archive node is needed"

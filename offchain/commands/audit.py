@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from web3 import Web3
 
-from offchain.audit.rpc import Rpc, RpcError, decode_result, encode_call
 from offchain.chain import connect
 from offchain.errors import InputError
+from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_result, encode_call
 
 __all__ = ["register", "run", "PROGRESS_MIN_BLOCKS"]
 
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     rpc = Rpc(w3, batch_size=args.batch_size)
     try:
         latest = rpc.block_number()
-    except RpcError as exc:
+    except (RpcError, RpcUnavailable) as exc:
         raise InputError(
             f"the node at {args.rpc_url} does not answer eth_blockNumber: {exc.message}"
         ) from exc

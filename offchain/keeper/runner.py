@@ -35,9 +35,9 @@ from offchain.keeper.fees import GWEI, FeePolicy
 from offchain.keeper.journal import Journal, Submission
 from offchain.keeper.keys import Signer
 from offchain.keeper.metrics import Metrics
-from offchain.keeper.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
 from offchain.manifest import load_manifest
 from offchain.policies import Hybrid, Policy, parse_policy
+from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
 from offchain.vault import VaultState
 
 log = logging.getLogger(__name__)

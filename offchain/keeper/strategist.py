@@ -14,7 +14,7 @@ import numpy as np
 from eth_abi import decode as abi_decode
 
 from offchain.errors import ChainError, InputError, OptimisationError
-from offchain.keeper.rpc import RpcError
+from offchain.rpc import RpcError
 from offchain.vault import VaultState
 
 if TYPE_CHECKING:

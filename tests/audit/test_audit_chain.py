@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 from offchain import model
-from offchain.audit.rpc import Rpc
 from offchain.audit.sandbox import Sandbox
 from offchain.audit.verify import audit
 from offchain.chain import Anvil, Sender, connect
 from offchain.localstack import DEFAULT_WEIGHTS
+from offchain.rpc import Rpc
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from offchain.audit.logs import LogStats, fetch_logs
-from offchain.audit.rpc import RpcError
 from offchain.errors import ChainError
+from offchain.rpc import RpcError
 
 
 class FakeNode:
@@ -30,12 +30,12 @@ class FakeNode:
         lo, hi = int(params[0]["fromBlock"], 16), int(params[0]["toBlock"], 16)
         self.calls.append((lo, hi))
         if hi - lo + 1 > self.max_span:
-            raise RpcError(method, {"code": -32602, "message": "block range too large"})
+            raise RpcError(method, -32602, "block range too large")
         page = [lg for lg in self.logs if lo <= int(lg["blockNumber"], 16) <= hi]
         if len(page) > self.cap and hi > lo:  # like real nodes, one block is always served whole
             if self.truncate:
                 return page[: self.cap]
-            raise RpcError(method, {"code": -32005, "message": "query returned more than 40 results"})
+            raise RpcError(method, -32005, "query returned more than 40 results")
         return page
 
 
@@ -63,7 +63,7 @@ def test_grows_back_after_shrinking():
 def test_single_block_refused_is_an_error():
     class Dead:
         def request(self, method, params):
-            raise RpcError(method, {"code": -32000, "message": "internal error"})
+            raise RpcError(method, -32000, "internal error")
 
     with pytest.raises(ChainError, match="single block"):
         fetch_logs(Dead(), "0x" + "11" * 20, 0, 100)  # type: ignore[arg-type]
