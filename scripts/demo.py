@@ -48,9 +48,9 @@ from offchain.chain import Anvil, Sender, connect  # noqa: E402
 from offchain.errors import BallastError, InputError  # noqa: E402
 from offchain.keeper.config import KeeperConfig  # noqa: E402
 from offchain.keeper.keys import load_signer  # noqa: E402
-from offchain.keeper.rpc import Rpc, RpcError  # noqa: E402
 from offchain.keeper.runner import Keeper  # noqa: E402
 from offchain.localstack import FEED_DECIMALS, MAX_UINT, deploy_local_stack  # noqa: E402
+from offchain.rpc import Rpc, RpcError  # noqa: E402
 
 console = Console()
 REASONS = {0: "none", 1: "THRESHOLD", 2: "CALENDAR"}

@@ -62,7 +62,6 @@ def build_keeper(cfg: KeeperConfig) -> Any:
     from offchain.errors import ConfigError  # noqa: PLC0415
     from offchain.keeper.runner import Keeper  # noqa: PLC0415
     from offchain.manifest import load_manifest  # noqa: PLC0415
-    from offchain.rpc import Rpc, RpcUnavailable, _reason_from_message  # noqa: PLC0415,F401
 
     if not cfg.manifest:
         raise ConfigError("no manifest: pass --manifest (or BALLAST_KEEPER_MANIFEST)")
