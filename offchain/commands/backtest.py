@@ -25,6 +25,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from offchain.commands._args import argtype, number
 from offchain.costs import CostModel
 from offchain.errors import InputError
 from offchain.policies import POLICY_HELP, Policy, parse_policy
@@ -64,28 +65,8 @@ def _env_flag(prefix: str, name: str) -> bool:
     raise InputError(f"environment variable BALLAST_{prefix}_{name}={value!r} is not a boolean; use 1 or 0")
 
 
-def _number(kind: str, *, positive: bool = False, nonneg: bool = False, allow_inf: bool = False) -> Any:
-    def convert(text: str) -> float:
-        try:
-            value = float(str(text).replace("_", ""))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{kind} must be a number, got {text!r}") from None
-        if math.isnan(value) or (math.isinf(value) and not allow_inf):
-            raise argparse.ArgumentTypeError(f"{kind} must be finite, got {text!r}")
-        if positive and value <= 0:
-            raise argparse.ArgumentTypeError(f"{kind} must be > 0, got {text!r}")
-        if nonneg and value < 0:
-            raise argparse.ArgumentTypeError(f"{kind} must be >= 0, got {text!r}")
-        return value
-
-    return convert
-
-
-def _policy_arg(text: str) -> Policy:
-    try:
-        return parse_policy(text)
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+_number = number
+_policy_arg = argtype(parse_policy)
 
 
 def _env_policies(prefix: str, default: Sequence[str] | None) -> list[Policy] | None:

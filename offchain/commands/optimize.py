@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from offchain.commands._args import argtype, number
 from offchain.data import load_prices, sp500, validate_weights
 from offchain.errors import InputError
 from offchain.estimators import COV_METHODS, RETURN_METHODS, TRADING_DAYS, covariance, expected_returns
@@ -57,28 +58,8 @@ def _choice(options: tuple[str, ...], what: str) -> Any:
     return convert
 
 
-def _objective(text: str) -> str:
-    try:
-        return normalise_objective(text)
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _number(kind: str, *, positive: bool = False, nonneg: bool = False) -> Any:
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{kind} must be a number, got {text!r}") from None
-        if not np.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{kind} must be finite, got {text!r}")
-        if positive and value <= 0:
-            raise argparse.ArgumentTypeError(f"{kind} must be > 0, got {text!r}")
-        if nonneg and value < 0:
-            raise argparse.ArgumentTypeError(f"{kind} must be >= 0, got {text!r}")
-        return value
-
-    return convert
+_objective = argtype(normalise_objective)
+_number = number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
