@@ -12,15 +12,35 @@
         against Chainlink prices.
         The vault does NOT choose trades, route orders, or value anything off its feeds: the
         keeper proposes, the vault verifies.
+
+        THE PROMISE TO DEPOSITORS (every line is enforced below, where it is marked P1-P3):
+        P1 Loss bound. A rebalance may only sell assets that are above target and only buy
+           assets that are below it, each by at most its distance from target (a buy may end
+           `tolerance_bps` past it); no asset is both sold and bought. So trading can only undo
+           the imbalance the market made, and it can lose at most `max_slippage_bps` of the value
+           it trades. On top of that, every loss against the oracle (value before minus value
+           after, as a fraction of value before) is charged to a loss budget: at most
+           `loss_budget_bps` of vault value at once, refilling at `loss_budget_bps` per
+           `loss_window` seconds. Over any T seconds trading loses at most
+           loss_budget_bps * (1 + T / loss_window) of vault value, however the keeper, the owner
+           and the pools behave.
+        P2 Timelock. Nothing that loosens a bound, adds a keeper, changes target weights or
+           shortens the delay takes effect sooner than `target_delay` seconds after it was
+           announced with a `ChangeQueued` event (the delay in force when it was queued; a
+           shorter delay itself waits out the longer one). Tightening is immediate.
+        P3 Exit. `redeem` needs no oracle, no keeper and no owner: it works while paused, while
+           feeds are dead and while a change is pending, so a depositor who disagrees with a
+           queued change can leave before it applies.
 @dev    Accounting is INTERNAL: `_holdings` tracks what depositors own; the contract never
         trusts `balanceOf` for accounting. Tokens sent straight to the vault (donations) are
         ignored by deposits, redeems, weights and triggers. This is the defence against the
         first-depositor/donation inflation attack (no virtual shares are used) and against a
         donor forcing a rebalance by skewing weights.
-        Gas: everything `rebalance` reads cold is packed (all parameters with `paused` and
-        `last_rebalance` in one word, targets in one, feed max ages in one, holdings two per
-        word), so its fixed cost is a handful of SLOADs. The one-call keeper view lives in the
-        stateless `VaultLens.state(vault)` to keep this contract under EIP-170's 24,576 bytes.
+        Gas: everything `rebalance` reads cold is packed (all parameters with `paused`,
+        `last_rebalance` and the loss budget in one word, targets with feed max ages in one,
+        holdings two per word), so its fixed cost is a handful of SLOADs. The one-call keeper
+        view lives in the stateless `VaultLens.state(vault)` to keep this contract under
+        EIP-170's 24,576 bytes.
         Conventions: prices are 1e18 quote units (e.g. USD) per whole token; values are 1e18
         quote units; weights are WAD fractions internally and bps (10_000 == 100 %) in views
         and events; all of them round DOWN. Invariants enforced in `rebalance` are listed there.
@@ -28,14 +48,24 @@
 @custom:security
         - Donation/inflation: internal accounting (above); shares round down on deposit,
           amounts pulled round up, redeemed amounts round down: every rounding favours the vault.
-        - Oracle: answers <= 0, rounds with `updatedAt == 0` or `answeredInRound < roundId`, and
-          answers older than the feed's own `max_age` revert ("vault: bad price",
-          "vault: incomplete round", "vault: stale price"). Redeem needs no oracle.
+        - Oracle: every feed is read with a non-reverting static call. A feed that reverts,
+          returns short data, or answers more than MAX_PRICE (1e36 per token after scaling to
+          18 decimals) is UNUSABLE; answers <= 0, rounds with `updatedAt == 0` or
+          `answeredInRound < roundId`, and answers older than the feed's own `max_age` (set at
+          deployment, no default) are NON_POSITIVE, INCOMPLETE and STALE. Views report the status
+          and never revert because of a feed; `rebalance` and the first deposit refuse any of
+          them with a reason. An optional L2 sequencer-uptime feed (Chainlink's: answer 0 = up)
+          makes every priced read UNUSABLE while the sequencer is down or within
+          `sequencer_grace` seconds of its restart. Redeem needs no oracle.
         - Sandwiching / hostile keeper: each swap's `min_amount_out` and its measured output must
-          be >= the oracle-implied output less `max_slippage_bps`; the whole rebalance may lose at
-          most `max_slippage_bps` of the value traded; the value traded is capped at
-          `max_trade_bps` of the vault; every touched asset must end no further from target and
-          not past it by more than `tolerance_bps`; drift must strictly fall.
+          be >= the oracle-implied output less `max_slippage_bps`; only overweight assets are
+          sold and only underweight ones bought, each within its distance from target (P1), so
+          round trips and wash trades revert; the whole rebalance may lose at most
+          `max_slippage_bps` of the value traded and is charged to the loss budget; the value
+          traded is capped at `max_trade_bps` of the vault; drift must strictly fall.
+        - Hostile owner: every loosening is timelocked (P2) and all parameters have hard bounds,
+          so even an owner colluding with a keeper is held to the loss budget in force, and a
+          looser budget only after depositors had `target_delay` seconds to redeem.
         - Router: approved for exactly `amount_in` per trade and must consume all of it
           ("vault: partial fill"), so no allowance is ever left; outputs are measured by balance
           difference, never taken from return values.
@@ -45,8 +75,8 @@
           `total_value`/`get_holdings`, the views integrators price shares with. Holdings are
           written before tokens move in deposit/redeem and after all swaps in rebalance, so no
           view can observe a half-updated state.
-        - Size: the runtime and initcode stay under EIP-170 (the initcode is also an EIP-5202
-          blueprint), so repeated checks go through small internal helpers.
+        - Size: the runtime stays under EIP-170; repeated checks go through small internal
+          helpers.
 """
 
 from ethereum.ercs import IERC20
@@ -56,10 +86,6 @@ implements: IERC20
 
 
 # ---- Interfaces (inline: brownie cannot resolve Vyper 0.4 imports) ----
-
-interface IAggregatorV3:
-    def decimals() -> uint8: view
-    def latestRoundData() -> (uint80, int256, uint256, uint256, uint80): view
 
 interface IUniswapV2Router:
     def swapExactTokensForTokens(
@@ -78,6 +104,12 @@ MAX_TRADES: constant(uint256) = 16
 BPS: constant(uint256) = 10_000  # 100 % in basis points
 WAD: constant(uint256) = 10 ** 18  # 100 % as a WAD fraction; also the quote-unit scale
 BPS_TO_WAD: constant(uint256) = 10 ** 14  # one bps in WAD
+# The loss budget is kept in units of 1e-15 of vault value (LOSS_ONE == 100 %).
+LOSS_ONE: constant(uint256) = 10 ** 15
+BPS_TO_LOSS: constant(uint256) = 10 ** 11  # one bps in LOSS_ONE units
+# Largest price accepted from a feed, 1e18 quote units per whole token (1e18 quote units per
+# token): above it a feed is UNUSABLE. Keeps every value product far from overflow.
+MAX_PRICE: constant(uint256) = 10 ** 36
 
 REASON_NONE: constant(uint8) = 0
 REASON_THRESHOLD: constant(uint8) = 1
@@ -87,45 +119,82 @@ FEED_OK: constant(uint256) = 0
 FEED_NON_POSITIVE: constant(uint256) = 1
 FEED_STALE: constant(uint256) = 2
 FEED_INCOMPLETE: constant(uint256) = 3
+FEED_UNUSABLE: constant(uint256) = 4  # reverted, short or garbled data, absurd answer, sequencer down
 
-# Hard bounds on every owner-settable parameter.
-MIN_THRESHOLD_BPS: constant(uint256) = 10
-MAX_THRESHOLD_BPS: constant(uint256) = 5_000
-MIN_PERIOD: constant(uint256) = 86_400  # 1 day, seconds
-MAX_PERIOD: constant(uint256) = 366 * 86_400  # seconds
-MAX_COOLDOWN: constant(uint256) = 30 * 86_400  # seconds
-MIN_SLIPPAGE_BPS: constant(uint256) = 1
-MAX_SLIPPAGE_BPS: constant(uint256) = 1_000
-MIN_TRADE_BPS: constant(uint256) = 100
-MAX_TOLERANCE_BPS: constant(uint256) = 200
-MIN_TARGET_DELAY: constant(uint256) = 3_600  # seconds
-MAX_TARGET_DELAY: constant(uint256) = 30 * 86_400  # seconds
+# Kinds of governed change. 0-9 are the `_config` parameters, in this order (also the order of
+# the constructor's `params`); 10 adds a keeper, 11 sets target weights, 12 + i sets feed i's
+# max age. Each kind has one pending slot in `_pending`.
+K_THRESHOLD: constant(uint256) = 0
+K_MIN_DRIFT: constant(uint256) = 1
+K_SLIPPAGE: constant(uint256) = 2
+K_TRADE: constant(uint256) = 3
+K_TOLERANCE: constant(uint256) = 4
+K_COOLDOWN: constant(uint256) = 5
+K_PERIOD: constant(uint256) = 6
+K_DELAY: constant(uint256) = 7
+K_LOSS_BUDGET: constant(uint256) = 8
+K_LOSS_WINDOW: constant(uint256) = 9
+N_PARAMS: constant(uint256) = 10
+K_KEEPER: constant(uint256) = 10
+K_TARGETS: constant(uint256) = 11
+K_MAX_AGE: constant(uint256) = 12
+N_KINDS: constant(uint256) = 20  # 12 + MAX_ASSETS
+
+# Parameter table, 14 bits per kind k at bit 14 * k: the field's offset in `_config` (8 bits),
+# its width (5 bits) and whether LOWERING it loosens (1 bit; otherwise raising loosens).
+#   k  parameter             offset width  loosens when  hard bounds
+#   0  drift_threshold_bps      0    13    lowered       10 .. 5_000 bps
+#   1  min_drift_bps           13    13    lowered        1 .. drift_threshold_bps
+#   2  max_slippage_bps        26    10    raised         1 .. 1_000 bps
+#   3  max_trade_bps           36    14    raised       100 .. 10_000 bps
+#   4  tolerance_bps           50     8    raised         0 .. 200 bps
+#   5  cooldown                58    22    lowered        0 .. 30 days
+#   6  rebalance_period        80    25    lowered        1 .. 366 days
+#   7  target_delay           105    22    lowered        1 hour .. 30 days
+#   8  loss_budget_bps        127    10    raised         1 .. 1_000 bps
+#   9  loss_window            137    25    lowered        1 .. 365 days
+# Each upper bound is below 2**width, so a bounded value always fits its field.
+PARAM_LAYOUT: constant(uint256) = (
+    (0 << 0) | (13 << 8) | (1 << 13)
+    | (13 << 14) | (13 << 22) | (1 << 27)
+    | (26 << 28) | (10 << 36) | (0 << 41)
+    | (36 << 42) | (14 << 50) | (0 << 55)
+    | (50 << 56) | (8 << 64) | (0 << 69)
+    | (58 << 70) | (22 << 78) | (1 << 83)
+    | (80 << 84) | (25 << 92) | (1 << 97)
+    | (105 << 98) | (22 << 106) | (1 << 111)
+    | (127 << 112) | (10 << 120) | (0 << 125)
+    | (137 << 126) | (25 << 134) | (1 << 139)
+)
+# Lower bounds, 17 bits per kind (the largest, 86_400, is < 2**17).
+PARAM_LO: constant(uint256) = (
+    (10 << 0) | (1 << 17) | (1 << 34) | (100 << 51) | (0 << 68) | (0 << 85)
+    | (86_400 << 102) | (3_600 << 119) | (1 << 136) | (86_400 << 153)
+)
+# Upper bounds, 25 bits per kind (the largest, 366 days, is < 2**25).
+PARAM_HI: constant(uint256) = (
+    (5_000 << 0) | (5_000 << 25) | (1_000 << 50) | (10_000 << 75) | (200 << 100)
+    | ((30 * 86_400) << 125) | ((366 * 86_400) << 150) | ((30 * 86_400) << 175)
+    | (1_000 << 200) | ((365 * 86_400) << 225)
+)
+# `_config` bits past the parameters.
+PAUSED_BIT: constant(uint256) = 1 << 162
+OFF_LAST: constant(uint256) = 163  # last_rebalance, unix seconds, 40 bits (to year 36_812)
+OFF_LOSS: constant(uint256) = 203  # loss budget used at last_rebalance, LOSS_ONE units, 53 bits
+MASK40: constant(uint256) = 2**40 - 1
+MASK53: constant(uint256) = 2**53 - 1
+
 MIN_MAX_AGE: constant(uint256) = 60  # seconds
 MAX_MAX_AGE: constant(uint256) = 3 * 86_400  # seconds
-
-DEFAULT_MAX_AGE: constant(uint256) = 86_400  # seconds
-# Defaults in the `_config` layout (see `Config`): threshold 500 bps, min drift 100 bps, slippage
-# 100 bps, max trade 5_000 bps, tolerance 25 bps, cooldown 1 hour, period 30 days, delay 1 day.
-DEFAULT_CONFIG: constant(uint256) = (
-    500
-    | (100 << 16)
-    | (100 << 32)
-    | (5_000 << 48)
-    | (25 << 64)
-    | (3_600 << 80)
-    | ((30 * 86_400) << 112)
-    | (86_400 << 144)
-)
+MAX_SEQUENCER_GRACE: constant(uint256) = 86_400  # seconds
 
 MASK14: constant(uint256) = 2**14 - 1
-MASK16: constant(uint256) = 2**16 - 1
 MASK18: constant(uint256) = 2**18 - 1
-MASK32: constant(uint256) = 2**32 - 1
 WEIGHTS_MASK: constant(uint256) = 2**112 - 1  # the 8 weight lanes of `_weights_and_ages`
 AGE_SHIFT: constant(uint256) = 112  # where the max-age lanes start
 MASK64: constant(uint256) = 2**64 - 1
 MASK128: constant(uint256) = 2**128 - 1
-PAUSED_BIT: constant(uint256) = 1 << 240  # `paused` in `_config`
+MASK192: constant(uint256) = 2**192 - 1
 
 
 # ---- Immutables: the basket's identity never changes ----
@@ -138,6 +207,13 @@ FEEDS: immutable(DynArray[address, MAX_ASSETS])
 # Uniswap-V2-compatible router every trade goes through. Fixed for the vault's life: where the
 # vault approves its tokens is not something an owner may change under depositors' feet.
 ROUTER: immutable(address)
+# VaultGovernance: the code every governance function runs (DELEGATECALL). Fixed for the vault's
+# life, like the router; the factory passes one module to every vault it deploys.
+GOVERNANCE: immutable(address)
+# Chainlink L2 sequencer-uptime feed (empty: an L1-style chain, no check) and the grace period
+# after a restart during which prices are not trusted, seconds.
+SEQUENCER: immutable(address)
+SEQUENCER_GRACE: immutable(uint256)
 
 
 # ---- Structs ----
@@ -148,18 +224,12 @@ struct Trade:
     amount_in: uint256  # in `sell` token units
     min_amount_out: uint256  # in `buy` token units
 
-# Owner-set parameters plus `paused` and `last_rebalance`, unpacked from the `_config` slot.
-struct Config:
-    drift_threshold_bps: uint256  # bits 0-15
-    min_drift_bps: uint256  # bits 16-31
-    max_slippage_bps: uint256  # bits 32-47
-    max_trade_bps: uint256  # bits 48-63
-    tolerance_bps: uint256  # bits 64-79
-    cooldown: uint256  # bits 80-111, seconds
-    rebalance_period: uint256  # bits 112-143, seconds
-    target_delay: uint256  # bits 144-175, seconds
-    last_rebalance: uint256  # bits 176-239, unix seconds
-    paused: bool  # bit 240
+# One queued change: `kind` as the K_* constants; `value` the new parameter value, the keeper's
+# address, the packed target weights (14 bits per asset) or the new max age; `eta` unix seconds.
+struct PendingChange:
+    kind: uint256
+    value: uint256
+    eta: uint256
 
 
 # ---- Storage ----
@@ -183,19 +253,20 @@ _holdings: uint256[4]
 # of each feed in seconds, matched to its heartbeat: 18 bits per asset at bit 112 + 18 * i
 # (the 3-day bound, 259_200 s, is < 2**18).
 _weights_and_ages: uint256
-# Every owner-set parameter plus `paused` and `last_rebalance`: see `Config` for the layout. The
-# setters' hard bounds guarantee each field fits its width.
+# Every parameter (layout in PARAM_LAYOUT) plus `paused` (bit 162), `last_rebalance` (bits
+# 163-202) and the loss budget used as of `last_rebalance` (bits 203-255): one word, read and
+# written once per rebalance.
 _config: uint256
-
-# Queued target weights (packed like the weight lanes above) and when they may apply (0: none).
-_pending_targets: uint256
-pending_eta: public(uint256)
+# One pending change per kind: value in bits 0-191, eta (unix seconds) in bits 192-255; 0: none.
+_pending: uint256[N_KINDS]
 
 # Roles. Owner changes in two steps so a typo cannot brick the vault.
 owner: public(address)
 pending_owner: public(address)
-# Keepers may call `rebalance`; the guardian may only pause.
+# Keepers may call `rebalance`. Adding one is timelocked; removing one is immediate.
 is_keeper: public(HashMap[address, bool])
+# The guardian may only make the vault safer: pause, tighten a bound, remove a keeper, cancel a
+# pending change.
 guardian: public(address)
 
 
@@ -251,15 +322,21 @@ event TargetWeightsApplied:
 event TargetWeightsCancelled:
     eta: uint256
 
+# A change took effect: immediately (tightening) or from the queue. `kind` as the K_* constants.
 event ParameterChanged:
-    name: String[32]
+    kind: indexed(uint256)
     old_value: uint256
     new_value: uint256
 
-event FeedMaxAgeChanged:
-    feed: indexed(address)
-    old_value: uint256
-    new_value: uint256
+event ChangeQueued:
+    kind: indexed(uint256)
+    value: uint256
+    eta: uint256
+
+event ChangeCancelled:
+    kind: indexed(uint256)
+    value: uint256
+    eta: uint256
 
 event KeeperSet:
     account: indexed(address)
@@ -293,9 +370,14 @@ def __init__(
     assets: DynArray[address, MAX_ASSETS],
     feeds: DynArray[address, MAX_ASSETS],
     target_weights: DynArray[uint256, MAX_ASSETS],
+    max_ages: DynArray[uint256, MAX_ASSETS],
+    params: uint256[N_PARAMS],
     router: address,
+    governance: address,
     keeper: address,
     guardian: address,
+    sequencer_feed: address,
+    sequencer_grace: uint256,
 ):
     """
     @notice Create a vault; the deployer becomes the owner.
@@ -304,14 +386,23 @@ def __init__(
     @param assets 2-8 distinct ERC-20 tokens with 0-18 decimals.
     @param feeds One Chainlink AggregatorV3 feed per asset (quote per token, <= 18 decimals).
     @param target_weights Target weight per asset in bps, summing to exactly 10_000.
+    @param max_ages Per feed, the oldest answer accepted in seconds (60 .. 3 days): the feed's
+           heartbeat plus a small margin. There is no default.
+    @param params The ten parameters in kind order (see PARAM_LAYOUT): drift_threshold_bps,
+           min_drift_bps, max_slippage_bps, max_trade_bps, tolerance_bps, cooldown (s),
+           rebalance_period (s), target_delay (s), loss_budget_bps, loss_window (s).
     @param router Uniswap-V2-compatible router every trade goes through.
-    @param keeper First keeper (empty address: none yet).
-    @param guardian Account that may pause (empty address: none yet).
+    @param governance The VaultGovernance module (see `governance()`).
+    @param keeper First keeper (empty address: none yet; later keepers are timelocked).
+    @param guardian Account that may pause and tighten (empty address: none yet).
+    @param sequencer_feed Chainlink L2 sequencer-uptime feed; empty address on L1-style chains.
+    @param sequencer_grace Seconds after a sequencer restart during which prices are refused (<= 1 day).
     """
     n: uint256 = len(assets)
     assert n >= 2, "vault: too few assets"
-    assert len(feeds) == n and len(target_weights) == n, "vault: length mismatch"
-    assert router != empty(address), "vault: zero address"
+    assert len(feeds) == n and len(target_weights) == n and len(max_ages) == n, "vault: length mismatch"
+    assert router != empty(address) and governance.codesize != 0, "vault: zero address"
+    assert sequencer_grace <= MAX_SEQUENCER_GRACE, "vault: out of bounds"
 
     # one pass: validate and pack (no internal calls, which would be copied into the initcode)
     config: DynArray[uint256, MAX_ASSETS] = []
@@ -322,28 +413,38 @@ def __init__(
         for j: uint256 in range(i + 1, n, bound=MAX_ASSETS):
             assert assets[j] != assets[i], "vault: duplicate asset"
         token_decimals: uint256 = convert(staticcall IERC20Detailed(assets[i]).decimals(), uint256)
-        feed_decimals: uint256 = convert(staticcall IAggregatorV3(feeds[i]).decimals(), uint256)
+        feed_decimals: uint256 = convert(staticcall IERC20Detailed(feeds[i]).decimals(), uint256)
         assert token_decimals <= 18 and feed_decimals <= 18, "vault: decimals above 18"
+        assert max_ages[i] >= MIN_MAX_AGE and max_ages[i] <= MAX_MAX_AGE, "vault: out of bounds"
         config.append(convert(assets[i], uint256) | (token_decimals << 160) | (feed_decimals << 168))
         total += target_weights[i]
-        packed |= (target_weights[i] << (14 * i)) | (DEFAULT_MAX_AGE << (AGE_SHIFT + 18 * i))
+        packed |= (target_weights[i] << (14 * i)) | (max_ages[i] << (AGE_SHIFT + 18 * i))
     assert total == BPS, "vault: weights must sum to 10000"
+
+    word: uint256 = 0
+    for k: uint256 in range(N_PARAMS):
+        assert params[k] >= (PARAM_LO >> (17 * k)) & 131_071, "vault: out of bounds"
+        assert params[k] <= (PARAM_HI >> (25 * k)) & 33_554_431, "vault: out of bounds"
+        word |= params[k] << ((PARAM_LAYOUT >> (14 * k)) & 255)
+    assert params[K_MIN_DRIFT] <= params[K_THRESHOLD], "vault: below min drift"
 
     N_ASSETS = n
     ASSET_CONFIG = config
     FEEDS = feeds
+    ROUTER = router
+    GOVERNANCE = governance
+    SEQUENCER = sequencer_feed
+    SEQUENCER_GRACE = sequencer_grace
     self._weights_and_ages = packed
+    self._config = word | (block.timestamp << OFF_LAST)  # last_rebalance = deployment time
 
     self.name = name
     self.symbol = symbol
     self.owner = msg.sender
-    ROUTER = router
     self.guardian = guardian
     if keeper != empty(address):
         self.is_keeper[keeper] = True
         log KeeperSet(account=keeper, enabled=True)
-
-    self._config = DEFAULT_CONFIG | (block.timestamp << 176)  # last_rebalance = deployment time
 
     log OwnershipTransferred(previous_owner=empty(address), new_owner=msg.sender)
 
@@ -382,9 +483,9 @@ def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receive
     """
     @notice Deposit assets in kind and mint shares to `receiver`.
     @dev The first deposit may be any basket; it mints its oracle value in shares (1e18 per
-         quote unit), so fresh feeds are required. Later deposits need no oracle: they are taken
-         in proportion to current holdings. `amounts` are MAXIMA per asset; the vault mints
-         shares = min_i floor(amounts[i] * supply / holdings[i]) (rounded down) and pulls
+         quote unit), so every feed must be usable and fresh. Later deposits read no feed: they
+         are taken in proportion to current holdings. `amounts` are MAXIMA per asset; the vault
+         mints shares = min_i floor(amounts[i] * supply / holdings[i]) (rounded down) and pulls
          ceil(shares * holdings[i] / supply) of each asset (rounded up): both in the vault's favour.
     @param amounts Maximum amount of each asset, in that token's units, in `get_assets()` order.
     @param min_shares Least number of shares (18 decimals) to accept.
@@ -402,7 +503,7 @@ def deposit(amounts: DynArray[uint256, MAX_ASSETS], min_shares: uint256, receive
     pulls: DynArray[uint256, MAX_ASSETS] = []
     if supply == 0:
         prices: DynArray[uint256, MAX_ASSETS] = self._strict_prices()
-        shares = self._total_value(amounts, prices)
+        shares = self._sum(self._values(amounts, prices))
         pulls = amounts
     else:
         shares = max_value(uint256)
@@ -437,9 +538,10 @@ def redeem(
     shares: uint256, min_amounts: DynArray[uint256, MAX_ASSETS], receiver: address, owner: address
 ) -> DynArray[uint256, MAX_ASSETS]:
     """
-    @notice Burn `owner`'s shares and pay `receiver` the pro-rata holdings in kind.
-    @dev Needs no oracle; works while paused and while feeds are stale or dead. Each amount is
-         floor(holdings[i] * shares / supply): rounded down, in the vault's favour.
+    @notice Burn `owner`'s shares and pay `receiver` the pro-rata holdings in kind (P3).
+    @dev Needs no oracle; works while paused, while feeds are stale or dead and while changes
+         are pending. Each amount is floor(holdings[i] * shares / supply): rounded down, in the
+         vault's favour.
     @param shares Shares to burn (18 decimals).
     @param min_amounts Least amount of each asset to accept (token units), in asset order.
     @param receiver Account paid the assets.
@@ -485,29 +587,38 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     @notice Execute the keeper's trades if the vault's trigger holds and every check passes.
     @dev Invariants enforced here (any failure reverts the whole rebalance):
          I1 trigger: not within `cooldown`; THRESHOLD or CALENDAR holds before trading.
-         I2 prices: every feed fresh, complete and positive.
+         I2 prices: sequencer up (if any) and every feed usable, fresh, complete and positive.
          I3 per trade: sell != buy, both vault assets; amount_in <= holdings;
             min_amount_out and measured output >= oracle-implied out less `max_slippage_bps`
             (bound rounded up).
-         I4 size: value sold (rounded up) <= `max_trade_bps` of vault value.
+         I4 size: value sold (each trade rounded up) <= `max_trade_bps` of vault value.
          I5 per touched asset: |w_after - t| <= |w_before - t|, and if it crossed its target,
             by at most `tolerance_bps`. Untouched assets keep their holdings; their weights move
             only with total value, which I7 bounds.
          I6 drift_after < drift_before (WAD precision).
          I7 value_after >= value_before - value sold * `max_slippage_bps` (allowance rounded down).
+         I8 direction (P1): no asset is both sold and bought ("vault: round trip"); only assets
+            above target before the rebalance are sold and only assets below it bought, at
+            oracle prices; per asset, the value sold (rounded up) <= value - ceil(target value)
+            and the value bought (rounded up) <= floor(target value) - value + floor(tolerance
+            of vault value), target value = target_bps * value_before / 10_000.
+         I9 loss budget (P1): used = max(0, used - elapsed * budget / window) (drain rounded
+            down), plus ceil((value_before - value_after) * 1e15 / value_before) when value fell;
+            used <= loss_budget_bps * 1e11 (LOSS_ONE units) or "vault: loss budget".
          `last_rebalance` is written before any external call (checks-effects-interactions);
-         holdings are updated from measured balance differences.
+         holdings and the loss budget are written after all swaps from measured balance
+         differences.
     @param trades Swaps to make, in order (at most 16).
     @param deadline Unix time (seconds) after which the rebalance reverts; also the router deadline.
     """
-    cfg: Config = self._load_config()
-    assert not cfg.paused, "vault: paused"
+    cfg: uint256 = self._config
+    assert cfg & PAUSED_BIT == 0, "vault: paused"
     assert self.is_keeper[msg.sender], "vault: not keeper"
     assert block.timestamp <= deadline, "vault: expired"
     assert len(trades) != 0, "vault: no trades"
-    assert block.timestamp >= cfg.last_rebalance + cfg.cooldown, "vault: cooldown"
+    last: uint256 = (cfg >> OFF_LAST) & MASK40
+    assert block.timestamp >= last + self._param(cfg, K_COOLDOWN), "vault: cooldown"
 
-    n: uint256 = N_ASSETS
     prices: DynArray[uint256, MAX_ASSETS] = self._strict_prices()
     holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
     values: DynArray[uint256, MAX_ASSETS] = self._values(holdings, prices)
@@ -519,34 +630,56 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     assert reason != REASON_NONE, "vault: no trigger"
 
     # effects before interactions: starts the cooldown even for a reentrant caller
-    self._config = (self._config & ~(MASK64 << 176)) | (block.timestamp << 176)  # last_rebalance
+    cfg = (cfg & ~(MASK40 << OFF_LAST)) | (block.timestamp << OFF_LAST)
+    self._config = cfg
 
-    router: address = ROUTER
-    slippage: uint256 = cfg.max_slippage_bps
-    trade_cap: uint256 = value_before * cfg.max_trade_bps // BPS
+    # I8 caps, in 1e18 quote units: sell room of overweight assets, buy room of underweight ones
+    tolerance_value: uint256 = value_before * self._param(cfg, K_TOLERANCE) // BPS
+    room: uint256[MAX_ASSETS] = empty(uint256[MAX_ASSETS])
+    for i: uint256 in range(len(values), bound=MAX_ASSETS):
+        target_floor: uint256 = targets[i] * value_before // BPS
+        if values[i] > target_floor:
+            room[i] = values[i] - self._div_up(targets[i] * value_before, BPS)  # >= 0: sell room
+        elif values[i] < target_floor:
+            room[i] = target_floor - values[i] + tolerance_value  # buy room
+
+    slippage: uint256 = self._param(cfg, K_SLIPPAGE)
+    trade_cap: uint256 = value_before * self._param(cfg, K_TRADE) // BPS
     sold_value_up: uint256 = 0  # value sold so far, each trade rounded up: for the size cap (I4)
     sold_value: uint256 = 0  # the same, each trade rounded down: for the loss allowance (I7)
-    touched: uint256 = 0  # bit i set: asset i was sold or bought
+    sold_mask: uint256 = 0  # bit i set: asset i was sold
+    bought_mask: uint256 = 0  # bit i set: asset i was bought
 
     for t: Trade in trades:
         s: uint256 = self._index_of(t.sell)
         b: uint256 = self._index_of(t.buy)
         assert s != b, "vault: same asset"
+        assert (bought_mask >> s) & 1 == 0 and (sold_mask >> b) & 1 == 0, "vault: round trip"
+        assert weights_before[s] > targets[s] * BPS_TO_WAD, "vault: sell not overweight"
+        assert weights_before[b] < targets[b] * BPS_TO_WAD, "vault: buy not underweight"
         assert t.amount_in != 0, "vault: zero amount"
         assert t.amount_in <= holdings[s], "vault: exceeds holdings"
-        expected: uint256 = t.amount_in * prices[s] * self._unit(b) // (prices[b] * self._unit(s))
-        floor_out: uint256 = self._div_up(expected * (BPS - slippage), BPS)
-        assert t.min_amount_out >= floor_out, "vault: min out below bound"
+        unit_s: uint256 = self._unit(s)
+        unit_b: uint256 = self._unit(b)
+        expected: uint256 = t.amount_in * prices[s] * unit_b // (prices[b] * unit_s)
+        assert t.min_amount_out >= self._div_up(expected * (BPS - slippage), BPS), "vault: min out below bound"
 
-        sold_value += t.amount_in * prices[s] // self._unit(s)
-        sold_value_up += self._div_up(t.amount_in * prices[s], self._unit(s))
+        value_up: uint256 = self._div_up(t.amount_in * prices[s], unit_s)
+        sold_value += t.amount_in * prices[s] // unit_s
+        sold_value_up += value_up
         assert sold_value_up <= trade_cap, "vault: trade too large"
+        assert value_up <= room[s], "vault: sell above excess"
+        room[s] = unsafe_sub(room[s], value_up)  # checked just above
 
-        received: uint256 = self._swap(router, t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
+        received: uint256 = self._swap(t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
         assert received >= t.min_amount_out, "vault: output below bound"
+        bought_up: uint256 = self._div_up(received * prices[b], unit_b)
+        assert bought_up <= room[b], "vault: buy above shortfall"
+        room[b] = unsafe_sub(room[b], bought_up)  # checked just above
         holdings[s] -= t.amount_in
         holdings[b] += received
-        touched |= (1 << s) | (1 << b)
+        sold_mask |= 1 << s
+        bought_mask |= 1 << b
         log Swapped(sell=t.sell, buy=t.buy, amount_in=t.amount_in, amount_out=received, expected_out=expected)
 
     values = self._values(holdings, prices)
@@ -554,19 +687,28 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     weights_after: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, value_after)
     drift_after: uint256 = self._drift_wad(weights_after, targets)
 
-    tolerance: uint256 = cfg.tolerance_bps * BPS_TO_WAD
-    for i: uint256 in range(n, bound=MAX_ASSETS):
+    tolerance: uint256 = self._param(cfg, K_TOLERANCE) * BPS_TO_WAD
+    touched: uint256 = sold_mask | bought_mask
+    for i: uint256 in range(len(values), bound=MAX_ASSETS):
         if touched & (1 << i) != 0:
             target: uint256 = targets[i] * BPS_TO_WAD
-            dist_before: uint256 = self._dist(weights_before[i], target)
             dist_after: uint256 = self._dist(weights_after[i], target)
             crossed: bool = (weights_before[i] > target and weights_after[i] < target) or (
                 weights_before[i] < target and weights_after[i] > target
             )
             assert not crossed or dist_after <= tolerance, "vault: overshoot"
-            assert dist_after <= dist_before, "vault: moved away from target"
+            assert dist_after <= self._dist(weights_before[i], target), "vault: moved away from target"
     assert drift_after < drift_before, "vault: drift not reduced"
     assert value_after + sold_value * slippage // BPS >= value_before, "vault: value loss"
+
+    # I9: the leaky-bucket loss budget, drained since the last rebalance, then charged
+    budget: uint256 = self._param(cfg, K_LOSS_BUDGET) * BPS_TO_LOSS
+    used: uint256 = self._loss_used(cfg, last, budget)
+    if value_after < value_before:
+        used += self._div_up((value_before - value_after) * LOSS_ONE, value_before)
+        assert used <= budget, "vault: loss budget"
+    # used <= budget <= 1_000 * 1e11 < 2**53: fits its field
+    self._config = (cfg & ~(MASK53 << OFF_LOSS)) | (used << OFF_LOSS)
 
     self._store_holdings(holdings)
 
@@ -599,32 +741,79 @@ def needs_rebalance() -> (bool, uint8):
 
 @external
 @view
+def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
+    """
+    @notice Chainlink Automation compatible check. Never reverts on bad feeds.
+    @param checkData Ignored.
+    @return upkeepNeeded Same as `needs_rebalance()[0]`.
+    @return performData abi_encode(reason: uint8, drift_bps: uint256) when needed, else empty.
+    """
+    reason: uint8 = REASON_NONE
+    drift_wad: uint256 = 0
+    reason, drift_wad = self._check_trigger()
+    if reason == REASON_NONE:
+        return False, b""
+    return True, abi_encode(reason, drift_wad // BPS_TO_WAD)
+
+
+@external
+@view
+def oracle_state() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
+    """
+    @notice Every feed's reading as the vault classifies it. Never reverts.
+    @return prices 1e18 quote units per whole token (0 when not positive or unusable).
+    @return statuses 0 ok, 1 non-positive, 2 stale, 3 incomplete, 4 unusable (reverted, short or
+            garbled answer, above MAX_PRICE, or the L2 sequencer down or in its grace period).
+    @return updated_at The feed's `updatedAt`, unix seconds (0 when unusable).
+    """
+    return self._oracle()
+
+
+@external
+@view
 def drift() -> uint256:
-    """@notice max_i |weight_i - target_i| in bps (rounded down), at oracle prices. Reverts on bad feeds."""
-    values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
-    return self._drift_wad(self._weights_wad(values, self._sum(values)), self._targets_array()) // BPS_TO_WAD
+    """@notice max_i |weight_i - target_i| in bps (rounded down), at oracle prices. Reverts with a reason on bad feeds."""
+    return self._drift_wad(self._strict_weights(), self._targets_array()) // BPS_TO_WAD
 
 
 @external
 @view
 def current_weights() -> DynArray[uint256, MAX_ASSETS]:
-    """@notice Weight of each asset in bps (rounded down), at oracle prices. Reverts on bad feeds."""
-    values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
-    return self._to_bps(self._weights_wad(values, self._sum(values)))
+    """@notice Weight of each asset in bps (rounded down), at oracle prices. Reverts with a reason on bad feeds."""
+    return self._to_bps(self._strict_weights())
+
+
+@external
+@view
+@nonreentrant
+def total_value() -> uint256:
+    """@notice Value of the holdings in 1e18 quote units at oracle prices (rounded down). Reverts with a reason on bad feeds."""
+    return self._sum(self._values(self._holdings_array(), self._strict_prices()))
+
+
+@external
+@view
+@nonreentrant
+def get_holdings() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice What depositors own of each asset (token units); excludes donations."""
+    return self._holdings_array()
 
 
 @external
 @view
 def get_target_weights() -> DynArray[uint256, MAX_ASSETS]:
     """@notice Target weight of each asset in bps (sums to 10_000)."""
-    return self._targets_array()
+    return self._unpack_weights(self._weights_and_ages)
 
 
 @external
 @view
 def get_assets() -> DynArray[address, MAX_ASSETS]:
     """@notice The vault's assets, in the order every per-asset array uses."""
-    return self._assets()
+    out: DynArray[address, MAX_ASSETS] = []
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        out.append(self._asset(i))
+    return out
 
 
 @external
@@ -632,6 +821,18 @@ def get_assets() -> DynArray[address, MAX_ASSETS]:
 def get_feeds() -> DynArray[address, MAX_ASSETS]:
     """@notice The Chainlink feed of each asset."""
     return FEEDS
+
+
+@external
+@view
+def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
+    """@notice (token decimals, feed decimals) of each asset, as read once at deployment."""
+    tokens: DynArray[uint256, MAX_ASSETS] = []
+    feeds: DynArray[uint256, MAX_ASSETS] = []
+    for c: uint256 in ASSET_CONFIG:
+        tokens.append((c >> 160) & 255)
+        feeds.append((c >> 168) & 255)
+    return tokens, feeds
 
 
 @external
@@ -645,41 +846,51 @@ def get_max_ages() -> DynArray[uint256, MAX_ASSETS]:
 @view
 def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
     """@notice Queued target weights in bps; all zero when nothing is queued (`pending_eta` == 0)."""
-    return self._unpack_weights(self._pending_targets)
+    return self._unpack_weights(self._pending[K_TARGETS] & MASK192)
 
 
 @external
 @view
-@nonreentrant
-def get_holdings() -> DynArray[uint256, MAX_ASSETS]:
-    """@notice What depositors own of each asset (token units); excludes donations."""
-    return self._holdings_array()
+def pending_eta() -> uint256:
+    """@notice When the queued target weights may apply, unix seconds; 0 when nothing is queued."""
+    return self._pending[K_TARGETS] >> 192
 
 
 @external
 @view
-@nonreentrant
-def total_value() -> uint256:
-    """@notice Value of the holdings in 1e18 quote units at oracle prices (rounded down). Reverts on bad feeds."""
-    return self._total_value(self._holdings_array(), self._strict_prices())
-
-
-@external
-@view
-def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
+def pending_changes() -> DynArray[PendingChange, N_KINDS]:
     """
-    @notice Chainlink Automation compatible check.
-    @param checkData Ignored.
-    @return upkeepNeeded Same as `needs_rebalance()[0]`.
-    @return performData abi_encode(reason: uint8, drift_bps: uint256) when needed, else empty.
+    @notice Every queued change with its eta, in kind order (see PendingChange and the K_* kinds).
+    @dev Anyone may apply one once `block.timestamp >= eta` (`apply_change`); the owner or the
+         guardian may cancel it (`cancel_change`).
     """
-    reason: uint8 = REASON_NONE
-    drift_wad: uint256 = 0
-    reason, drift_wad = self._check_trigger()
-    if reason == REASON_NONE:
-        return False, b""
-    drift_bps: uint256 = drift_wad // BPS_TO_WAD
-    return True, abi_encode(reason, drift_bps)
+    out: DynArray[PendingChange, N_KINDS] = []
+    for k: uint256 in range(N_KINDS):
+        word: uint256 = self._pending[k]
+        if word != 0:
+            out.append(PendingChange(kind=k, value=word & MASK192, eta=word >> 192))
+    return out
+
+
+@external
+@view
+def loss_budget_used() -> uint256:
+    """@notice Loss budget in use now, after the refill since the last rebalance, in 1e-15 of vault value."""
+    cfg: uint256 = self._config
+    return self._loss_used(
+        cfg, (cfg >> OFF_LAST) & MASK40, self._param(cfg, K_LOSS_BUDGET) * BPS_TO_LOSS
+    )
+
+
+@external
+@view
+def get_params() -> uint256[N_PARAMS]:
+    """@notice The ten parameters in kind order (as the constructor's `params`)."""
+    cfg: uint256 = self._config
+    out: uint256[N_PARAMS] = empty(uint256[N_PARAMS])
+    for k: uint256 in range(N_PARAMS):
+        out[k] = self._param(cfg, k)
+    return out
 
 
 @external
@@ -687,6 +898,20 @@ def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
 def router() -> address:
     """@notice The Uniswap-V2-compatible router every trade goes through (fixed at deployment)."""
     return ROUTER
+
+
+@external
+@view
+def governance() -> address:
+    """@notice The VaultGovernance module this vault's governance functions run (fixed at deployment)."""
+    return GOVERNANCE
+
+
+@external
+@view
+def sequencer() -> (address, uint256):
+    """@notice The L2 sequencer-uptime feed (empty: none) and its grace period in seconds."""
+    return SEQUENCER, SEQUENCER_GRACE
 
 
 @external
@@ -700,243 +925,250 @@ def paused() -> bool:
 @view
 def last_rebalance() -> uint256:
     """@notice Unix time of the last rebalance; the deployment time before the first."""
-    return self._load_config().last_rebalance
+    return (self._config >> OFF_LAST) & MASK40
 
 
 @external
 @view
 def drift_threshold_bps() -> uint256:
     """@notice THRESHOLD trigger, bps of weight."""
-    return self._load_config().drift_threshold_bps
-
-
-@external
-@view
-def rebalance_period() -> uint256:
-    """@notice CALENDAR period, seconds."""
-    return self._load_config().rebalance_period
+    return self._param(self._config, K_THRESHOLD)
 
 
 @external
 @view
 def min_drift_bps() -> uint256:
     """@notice Least drift for a CALENDAR rebalance, bps."""
-    return self._load_config().min_drift_bps
-
-
-@external
-@view
-def cooldown() -> uint256:
-    """@notice Least time between rebalances, seconds."""
-    return self._load_config().cooldown
+    return self._param(self._config, K_MIN_DRIFT)
 
 
 @external
 @view
 def max_slippage_bps() -> uint256:
     """@notice Slippage allowed against the oracle, bps."""
-    return self._load_config().max_slippage_bps
+    return self._param(self._config, K_SLIPPAGE)
 
 
 @external
 @view
 def max_trade_bps() -> uint256:
     """@notice Most value one rebalance may sell, bps of vault value."""
-    return self._load_config().max_trade_bps
+    return self._param(self._config, K_TRADE)
 
 
 @external
 @view
 def tolerance_bps() -> uint256:
     """@notice How far past its target a traded asset may end, bps of weight."""
-    return self._load_config().tolerance_bps
+    return self._param(self._config, K_TOLERANCE)
+
+
+@external
+@view
+def cooldown() -> uint256:
+    """@notice Least time between rebalances, seconds."""
+    return self._param(self._config, K_COOLDOWN)
+
+
+@external
+@view
+def rebalance_period() -> uint256:
+    """@notice CALENDAR period, seconds."""
+    return self._param(self._config, K_PERIOD)
 
 
 @external
 @view
 def target_delay() -> uint256:
-    """@notice Timelock on target weights, seconds."""
-    return self._load_config().target_delay
-
-
-# ---- Target weights (timelocked) ----
-
-@external
-@nonreentrant
-def queue_target_weights(weights: DynArray[uint256, MAX_ASSETS]):
-    """
-    @notice Queue new target weights; they apply no sooner than `target_delay` seconds from now.
-    @param weights Target weight per asset in bps, summing to exactly 10_000. Replaces any queued set.
-    """
-    self._only_owner()
-    eta: uint256 = block.timestamp + self._load_config().target_delay
-    self._pending_targets = self._pack_weights(weights)
-    self.pending_eta = eta
-    log TargetWeightsQueued(weights=weights, eta=eta)
+    """@notice The timelock on every loosening, new keeper and new targets, seconds."""
+    return self._param(self._config, K_DELAY)
 
 
 @external
-@nonreentrant
-def apply_target_weights():
-    """@notice Apply the queued target weights once their delay has passed. Anyone may call."""
-    eta: uint256 = self.pending_eta
-    assert eta != 0, "vault: nothing queued"
-    assert block.timestamp >= eta, "vault: timelock"
-    self._weights_and_ages = (self._weights_and_ages & ~WEIGHTS_MASK) | self._pending_targets
-    self._pending_targets = 0
-    self.pending_eta = 0
-    log TargetWeightsApplied(weights=self._targets_array())
+@view
+def loss_budget_bps() -> uint256:
+    """@notice Most loss against the oracle the budget holds at once, bps of vault value."""
+    return self._param(self._config, K_LOSS_BUDGET)
 
 
 @external
-@nonreentrant
-def cancel_target_weights():
-    """@notice Drop the queued target weights (owner)."""
-    self._only_owner()
-    eta: uint256 = self.pending_eta
-    assert eta != 0, "vault: nothing queued"
-    self._pending_targets = 0
-    self.pending_eta = 0
-    log TargetWeightsCancelled(eta=eta)
+@view
+def loss_window() -> uint256:
+    """@notice Seconds in which a fully used loss budget refills, seconds."""
+    return self._param(self._config, K_LOSS_WINDOW)
 
 
-# ---- Roles and pause ----
-
-@external
-def set_keeper(account: address, enabled: bool):
-    """@notice Grant or revoke the keeper role (owner)."""
-    self._only_owner()
-    self._nonzero(account)
-    self.is_keeper[account] = enabled
-    log KeeperSet(account=account, enabled=enabled)
-
-
-@external
-def set_guardian(account: address):
-    """@notice Set the guardian, who may pause (owner). Empty address: no guardian."""
-    self._only_owner()
-    log GuardianChanged(old_guardian=self.guardian, new_guardian=account)
-    self.guardian = account
-
-
-@external
-def transfer_ownership(new_owner: address):
-    """@notice Start a two-step ownership transfer; `new_owner` must call `accept_ownership`."""
-    self._only_owner()
-    self.pending_owner = new_owner
-    log OwnershipTransferStarted(previous_owner=self.owner, new_owner=new_owner)
-
-
-@external
-def accept_ownership():
-    """@notice Complete an ownership transfer (pending owner)."""
-    assert msg.sender == self.pending_owner, "vault: not pending owner"
-    log OwnershipTransferred(previous_owner=self.owner, new_owner=msg.sender)
-    self.owner = msg.sender
-    self.pending_owner = empty(address)
-
-
-@external
-def pause():
-    """@notice Stop deposits and rebalances (guardian or owner). Redeem keeps working."""
-    assert msg.sender == self.guardian or msg.sender == self.owner, "vault: not guardian"
-    assert not self._paused(), "vault: paused"
-    self._config |= PAUSED_BIT
-    log Paused(account=msg.sender)
-
-
-@external
-def unpause():
-    """@notice Resume deposits and rebalances (owner)."""
-    self._only_owner()
-    assert self._paused(), "vault: not paused"
-    self._config &= ~PAUSED_BIT
-    log Unpaused(account=msg.sender)
-
-
-# ---- Parameters (owner, hard-bounded) ----
+# ---- Governance (P2): each runs in VaultGovernance through DELEGATECALL, on this storage ----
 
 @external
 def set_drift_threshold_bps(new_value: uint256):
-    """@param new_value THRESHOLD trigger in bps of weight, 10..5_000."""
-    self._set_field("drift_threshold_bps", 0, MASK16, new_value, MIN_THRESHOLD_BPS, MAX_THRESHOLD_BPS)
-    assert new_value >= (self._config >> 16) & MASK16, "vault: below min drift"
-
-
-@external
-def set_rebalance_period(new_value: uint256):
-    """@param new_value CALENDAR period in seconds, 1 day..366 days."""
-    self._set_field("rebalance_period", 112, MASK32, new_value, MIN_PERIOD, MAX_PERIOD)
+    """@param new_value THRESHOLD trigger in bps of weight, 10..5_000 and >= min_drift_bps; lowering is timelocked."""
+    self._governance()
 
 
 @external
 def set_min_drift_bps(new_value: uint256):
-    """@param new_value Least drift in bps for a CALENDAR rebalance, 1..drift_threshold_bps."""
-    self._set_field("min_drift_bps", 16, MASK16, new_value, 1, (self._config & MASK16))
-
-
-@external
-def set_cooldown(new_value: uint256):
-    """@param new_value Least time between rebalances in seconds, 0..30 days."""
-    self._set_field("cooldown", 80, MASK32, new_value, 0, MAX_COOLDOWN)
+    """@param new_value Least drift in bps for a CALENDAR rebalance, 1..drift_threshold_bps; lowering is timelocked."""
+    self._governance()
 
 
 @external
 def set_max_slippage_bps(new_value: uint256):
-    """@param new_value Slippage allowed against the oracle, in bps, 1..1_000."""
-    self._set_field("max_slippage_bps", 32, MASK16, new_value, MIN_SLIPPAGE_BPS, MAX_SLIPPAGE_BPS)
+    """@param new_value Slippage allowed against the oracle, in bps, 1..1_000; raising is timelocked."""
+    self._governance()
 
 
 @external
 def set_max_trade_bps(new_value: uint256):
-    """@param new_value Most value one rebalance may sell, in bps of vault value, 100..10_000."""
-    self._set_field("max_trade_bps", 48, MASK16, new_value, MIN_TRADE_BPS, BPS)
+    """@param new_value Most value one rebalance may sell, in bps of vault value, 100..10_000; raising is timelocked."""
+    self._governance()
 
 
 @external
 def set_tolerance_bps(new_value: uint256):
-    """@param new_value How far past its target a traded asset may end, in bps of weight, 0..200."""
-    self._set_field("tolerance_bps", 64, MASK16, new_value, 0, MAX_TOLERANCE_BPS)
+    """@param new_value How far past its target a traded asset may end, in bps of weight, 0..200; raising is timelocked."""
+    self._governance()
+
+
+@external
+def set_cooldown(new_value: uint256):
+    """@param new_value Least time between rebalances in seconds, 0..30 days; lowering is timelocked."""
+    self._governance()
+
+
+@external
+def set_rebalance_period(new_value: uint256):
+    """@param new_value CALENDAR period in seconds, 1 day..366 days; lowering is timelocked."""
+    self._governance()
 
 
 @external
 def set_target_delay(new_value: uint256):
-    """@param new_value Timelock on target weights in seconds, 1 hour..30 days."""
-    self._set_field("target_delay", 144, MASK32, new_value, MIN_TARGET_DELAY, MAX_TARGET_DELAY)
+    """@param new_value The timelock in seconds, 1 hour..30 days; lowering waits out the current delay."""
+    self._governance()
+
+
+@external
+def set_loss_budget_bps(new_value: uint256):
+    """@param new_value Loss budget in bps of vault value, 1..1_000; raising is timelocked."""
+    self._governance()
+
+
+@external
+def set_loss_window(new_value: uint256):
+    """@param new_value Seconds for the loss budget to refill, 1 day..365 days; lowering is timelocked."""
+    self._governance()
 
 
 @external
 def set_max_age(feed: address, new_value: uint256):
     """
-    @notice Match a feed's accepted age to its heartbeat.
+    @notice Match a feed's accepted age to its heartbeat; raising it is timelocked.
     @param feed One of `get_feeds()`.
     @param new_value Max age in seconds, 60..3 days.
     """
-    self._only_owner()
-    assert new_value >= MIN_MAX_AGE and new_value <= MAX_MAX_AGE, "vault: out of bounds"
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        if FEEDS[i] == feed:
-            lane: uint256 = AGE_SHIFT + 18 * i
-            word: uint256 = self._weights_and_ages
-            log FeedMaxAgeChanged(feed=feed, old_value=(word >> lane) & MASK18, new_value=new_value)
-            self._weights_and_ages = (word & ~(MASK18 << lane)) | (new_value << lane)
-            return
-    raise "vault: unknown feed"
+    self._governance()
 
 
-# ---- Internal: roles, weights, trigger ----
+@external
+def set_keeper(account: address, enabled: bool):
+    """
+    @notice Remove a keeper now (owner or guardian), or queue a new one (owner; timelocked,
+            then `apply_change(10)`). One keeper addition may be pending at a time.
+    """
+    self._governance()
+
+
+@external
+def queue_target_weights(weights: DynArray[uint256, MAX_ASSETS]):
+    """
+    @notice Queue new target weights; they apply no sooner than `target_delay` seconds from now.
+    @param weights Target weight per asset in bps, summing to exactly 10_000. Replaces any queued set.
+    """
+    self._governance()
+
+
+@external
+def apply_target_weights():
+    """@notice Apply the queued target weights once their delay has passed. Anyone may call."""
+    self._governance()
+
+
+@external
+def cancel_target_weights():
+    """@notice Drop the queued target weights (owner or guardian)."""
+    self._governance()
+
+
+@external
+def apply_change(kind: uint256):
+    """@notice Apply a queued change of `kind` once its eta has passed. Anyone may call."""
+    self._governance()
+
+
+@external
+def cancel_change(kind: uint256):
+    """@notice Drop the queued change of `kind` (owner or guardian)."""
+    self._governance()
+
+
+@external
+def set_guardian(account: address):
+    """@notice Set the guardian, who may only pause, tighten and cancel (owner). Empty address: no guardian."""
+    self._governance()
+
+
+@external
+def transfer_ownership(new_owner: address):
+    """@notice Start a two-step ownership transfer; `new_owner` must call `accept_ownership`."""
+    self._governance()
+
+
+@external
+def accept_ownership():
+    """@notice Complete an ownership transfer (pending owner)."""
+    self._governance()
+
+
+@external
+def pause():
+    """@notice Stop deposits and rebalances (guardian or owner). Redeem keeps working."""
+    self._governance()
+
+
+@external
+def unpause():
+    """@notice Resume deposits and rebalances (owner). Every bound stays as it is."""
+    self._governance()
+
+
+# ---- Internal: roles, weights, trigger, loss budget ----
 
 @internal
-def _set_field(name: String[32], offset: uint256, mask: uint256, new_value: uint256, lo: uint256, hi: uint256):
+@pure
+def _param(cfg: uint256, k: uint256) -> uint256:
+    """@dev Parameter `k` from the `_config` word (layout in PARAM_LAYOUT)."""
+    offset: uint256 = (PARAM_LAYOUT >> (14 * k)) & 255
+    width: uint256 = (PARAM_LAYOUT >> (14 * k + 8)) & 31
+    return (cfg >> offset) & ((1 << width) - 1)
+
+
+@internal
+@view
+def _loss_used(cfg: uint256, last: uint256, budget: uint256) -> uint256:
+    """@dev Loss budget used as of now: the stored use drained linearly since `last`, the drain rounded down."""
+    used: uint256 = (cfg >> OFF_LOSS) & MASK53
+    drain: uint256 = (block.timestamp - last) * budget // self._param(cfg, K_LOSS_WINDOW)
+    return used - min(used, drain)
+
+
+@internal
+def _governance():
     """
-    @dev Owner-only, bounds-checked change of one `_config` field (layout in `Config`), with its
-         event. The bounds keep every value inside its field's width.
+    @dev Run this call's function in VaultGovernance on the vault's own storage (DELEGATECALL with
+         the same calldata); its revert reason comes back unchanged.
     """
-    self._only_owner()
-    assert new_value >= lo and new_value <= hi, "vault: out of bounds"
-    word: uint256 = self._config
-    log ParameterChanged(name=name, old_value=(word >> offset) & mask, new_value=new_value)
-    self._config = (word & ~(mask << offset)) | (new_value << offset)
+    raw_call(GOVERNANCE, msg.data, is_delegate_call=True)
 
 
 @internal
@@ -951,29 +1183,24 @@ def _check_length(length: uint256):
     assert length == N_ASSETS, "vault: length mismatch"
 
 
-@internal
-@view
-def _only_owner():
-    assert msg.sender == self.owner, "vault: not owner"
+
+
 
 
 @internal
 @view
 def _check_trigger() -> (uint8, uint256):
     """@dev (reason, drift in WAD) now; reason 0 while paused or if any feed is unusable."""
-    cfg: Config = self._load_config()
-    if cfg.paused:
+    cfg: uint256 = self._config
+    if cfg & PAUSED_BIT != 0:
         return REASON_NONE, 0
     prices: DynArray[uint256, MAX_ASSETS] = []
-    ages: DynArray[uint256, MAX_ASSETS] = self._max_ages_array()
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        price: uint256 = 0
-        status: uint256 = 0
-        updated_at: uint256 = 0
-        price, status, updated_at = self._read_feed(i, ages[i])
+    statuses: DynArray[uint256, MAX_ASSETS] = []
+    updated: DynArray[uint256, MAX_ASSETS] = []
+    prices, statuses, updated = self._oracle()
+    for status: uint256 in statuses:
         if status != FEED_OK:
             return REASON_NONE, 0
-        prices.append(price)
     values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), prices)
     drift_wad: uint256 = self._drift_wad(self._weights_wad(values, self._sum(values)), self._targets_array())
     return self._trigger(drift_wad, cfg), drift_wad
@@ -981,34 +1208,67 @@ def _check_trigger() -> (uint8, uint256):
 
 @internal
 @view
-def _trigger(drift_wad: uint256, cfg: Config) -> uint8:
+def _trigger(drift_wad: uint256, cfg: uint256) -> uint8:
     """Mirror: offchain.model.trigger."""
-    if block.timestamp < cfg.last_rebalance + cfg.cooldown:
+    last: uint256 = (cfg >> OFF_LAST) & MASK40
+    if block.timestamp < last + self._param(cfg, K_COOLDOWN):
         return REASON_NONE
-    if drift_wad >= cfg.drift_threshold_bps * BPS_TO_WAD:
+    if drift_wad >= self._param(cfg, K_THRESHOLD) * BPS_TO_WAD:
         return REASON_THRESHOLD
-    if block.timestamp >= cfg.last_rebalance + cfg.rebalance_period and drift_wad >= cfg.min_drift_bps * BPS_TO_WAD:
+    if block.timestamp >= last + self._param(cfg, K_PERIOD) and drift_wad >= self._param(cfg, K_MIN_DRIFT) * BPS_TO_WAD:
         return REASON_CALENDAR
     return REASON_NONE
 
 
 @internal
 @view
+def _sequencer_up() -> bool:
+    """
+    @dev True on an L1-style chain (no sequencer feed). Otherwise Chainlink's rule: answer 0 is
+         up, and prices are trusted only `SEQUENCER_GRACE` seconds after `startedAt` (the time of
+         the last status change). A feed that reverts or answers short data counts as down.
+    """
+    if SEQUENCER == empty(address):
+        return True
+    ok: bool = False
+    data: Bytes[160] = b""
+    ok, data = raw_call(
+        SEQUENCER, method_id("latestRoundData()"), max_outsize=160, is_static_call=True, revert_on_failure=False
+    )
+    if not ok or len(data) < 160:
+        return False
+    started_at: uint256 = extract32(data, 64, output_type=uint256)
+    if extract32(data, 32, output_type=uint256) != 0 or started_at == 0 or started_at > block.timestamp:
+        return False
+    return block.timestamp - started_at > SEQUENCER_GRACE
+
+
+@internal
+@view
 def _read_feed(i: uint256, max_age: uint256) -> (uint256, uint256, uint256):
     """
-    @dev Returns (price 1e18 per whole token, status, updatedAt). Mirror: offchain.model.feed_status.
-         A feed contract that reverts makes this revert.
+    @dev Returns (price 1e18 per whole token, status, updatedAt); never reverts. Mirror:
+         offchain.model.feed_status. The five answer words are read raw, so out-of-range
+         `uint80` fields cannot make the ABI decoder revert.
     """
-    round_id: uint80 = 0
-    answer: int256 = 0
-    started_at: uint256 = 0
-    updated_at: uint256 = 0
-    answered_in_round: uint80 = 0
-    round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(FEEDS[i]).latestRoundData()
+    ok: bool = False
+    data: Bytes[160] = b""
+    ok, data = raw_call(
+        FEEDS[i], method_id("latestRoundData()"), max_outsize=160, is_static_call=True, revert_on_failure=False
+    )
+    if not ok or len(data) < 160:
+        return 0, FEED_UNUSABLE, 0
+    round_id: uint256 = extract32(data, 0, output_type=uint256)
+    answer: int256 = extract32(data, 32, output_type=int256)
+    updated_at: uint256 = extract32(data, 96, output_type=uint256)
     if answer <= 0:
         return 0, FEED_NON_POSITIVE, updated_at
+    if convert(answer, uint256) > MAX_PRICE:
+        return 0, FEED_UNUSABLE, updated_at
     price: uint256 = convert(answer, uint256) * 10 ** (18 - ((ASSET_CONFIG[i] >> 168) & 255))
-    if updated_at == 0 or answered_in_round < round_id:
+    if price > MAX_PRICE:
+        return 0, FEED_UNUSABLE, updated_at
+    if updated_at == 0 or extract32(data, 128, output_type=uint256) < round_id:
         return price, FEED_INCOMPLETE, updated_at
     if updated_at > block.timestamp or block.timestamp - updated_at > max_age:
         return price, FEED_STALE, updated_at
@@ -1017,20 +1277,49 @@ def _read_feed(i: uint256, max_age: uint256) -> (uint256, uint256, uint256):
 
 @internal
 @view
-def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
-    """@dev Prices of all assets; reverts with the reason of the first unusable feed."""
+def _oracle() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
+    """@dev (prices, statuses, updatedAt) of every feed; every status UNUSABLE while the sequencer is down."""
     prices: DynArray[uint256, MAX_ASSETS] = []
-    ages: DynArray[uint256, MAX_ASSETS] = self._max_ages_array()
+    statuses: DynArray[uint256, MAX_ASSETS] = []
+    updated: DynArray[uint256, MAX_ASSETS] = []
+    ages: uint256 = self._weights_and_ages >> AGE_SHIFT
+    sequencer_up: bool = self._sequencer_up()
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
         price: uint256 = 0
         status: uint256 = 0
         updated_at: uint256 = 0
-        price, status, updated_at = self._read_feed(i, ages[i])
+        price, status, updated_at = self._read_feed(i, (ages >> (18 * i)) & MASK18)
+        if not sequencer_up:
+            status = FEED_UNUSABLE
+        prices.append(price)
+        statuses.append(status)
+        updated.append(updated_at)
+    return prices, statuses, updated
+
+
+@internal
+@view
+def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
+    """@dev Prices of all assets; reverts with the reason of the first unusable feed."""
+    assert self._sequencer_up(), "vault: sequencer down"
+    prices: DynArray[uint256, MAX_ASSETS] = []
+    statuses: DynArray[uint256, MAX_ASSETS] = []
+    updated: DynArray[uint256, MAX_ASSETS] = []
+    prices, statuses, updated = self._oracle()
+    for status: uint256 in statuses:
+        assert status != FEED_UNUSABLE, "vault: feed unusable"
         assert status != FEED_NON_POSITIVE, "vault: bad price"
         assert status != FEED_INCOMPLETE, "vault: incomplete round"
         assert status != FEED_STALE, "vault: stale price"
-        prices.append(price)
     return prices
+
+
+@internal
+@view
+def _strict_weights() -> DynArray[uint256, MAX_ASSETS]:
+    """@dev Current WAD weights at strict oracle prices."""
+    values: DynArray[uint256, MAX_ASSETS] = self._values(self._holdings_array(), self._strict_prices())
+    return self._weights_wad(values, self._sum(values))
 
 
 @internal
@@ -1074,18 +1363,6 @@ def _unpack_weights(packed: uint256) -> DynArray[uint256, MAX_ASSETS]:
     return out
 
 
-@internal
-@view
-def _pack_weights(weights: DynArray[uint256, MAX_ASSETS]) -> uint256:
-    """@dev Checks one weight per asset summing to exactly 10_000 (so each fits its 14-bit lane), packs."""
-    self._check_length(len(weights))
-    packed: uint256 = 0
-    total: uint256 = 0
-    for i: uint256 in range(len(weights), bound=MAX_ASSETS):
-        total += weights[i]
-        packed |= weights[i] << (14 * i)
-    assert total == BPS, "vault: weights must sum to 10000"
-    return packed
 
 
 @internal
@@ -1106,24 +1383,6 @@ def _paused() -> bool:
 
 @internal
 @view
-def _load_config() -> Config:
-    c: uint256 = self._config
-    return Config(
-        drift_threshold_bps=c & MASK16,
-        min_drift_bps=(c >> 16) & MASK16,
-        max_slippage_bps=(c >> 32) & MASK16,
-        max_trade_bps=(c >> 48) & MASK16,
-        tolerance_bps=(c >> 64) & MASK16,
-        cooldown=(c >> 80) & MASK32,
-        rebalance_period=(c >> 112) & MASK32,
-        target_delay=(c >> 144) & MASK32,
-        last_rebalance=(c >> 176) & MASK64,
-        paused=(c >> 240) & 1 == 1,
-    )
-
-
-@internal
-@view
 def _values(
     holdings: DynArray[uint256, MAX_ASSETS], prices: DynArray[uint256, MAX_ASSETS]
 ) -> DynArray[uint256, MAX_ASSETS]:
@@ -1132,14 +1391,6 @@ def _values(
     for i: uint256 in range(len(holdings), bound=MAX_ASSETS):
         values.append(holdings[i] * prices[i] // self._unit(i))
     return values
-
-
-@internal
-@view
-def _total_value(
-    holdings: DynArray[uint256, MAX_ASSETS], prices: DynArray[uint256, MAX_ASSETS]
-) -> uint256:
-    return self._sum(self._values(holdings, prices))
 
 
 @internal
@@ -1225,27 +1476,16 @@ def _unit(i: uint256) -> uint256:
     return 10 ** ((ASSET_CONFIG[i] >> 160) & 255)
 
 
-@internal
-@view
-def _assets() -> DynArray[address, MAX_ASSETS]:
-    out: DynArray[address, MAX_ASSETS] = []
-    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        out.append(self._asset(i))
-    return out
-
-
 # ---- Internal: token movements ----
 
 @internal
-def _swap(
-    router: address, sell: address, buy: address, amount_in: uint256, min_out: uint256, deadline: uint256
-) -> uint256:
+def _swap(sell: address, buy: address, amount_in: uint256, min_out: uint256, deadline: uint256) -> uint256:
     """@dev One exact-input swap through the router; returns the measured amount of `buy` received."""
     buy_before: uint256 = staticcall IERC20(buy).balanceOf(self)
-    assert extcall IERC20(sell).approve(router, amount_in, default_return_value=True), "vault: approve failed"
-    extcall IUniswapV2Router(router).swapExactTokensForTokens(amount_in, min_out, [sell, buy], self, deadline)
+    assert extcall IERC20(sell).approve(ROUTER, amount_in, default_return_value=True), "vault: approve failed"
+    extcall IUniswapV2Router(ROUTER).swapExactTokensForTokens(amount_in, min_out, [sell, buy], self, deadline)
     # the router must pull exactly `amount_in`: holdings stay exact and no allowance is left over
-    assert staticcall IERC20(sell).allowance(self, router) == 0, "vault: partial fill"
+    assert staticcall IERC20(sell).allowance(self, ROUTER) == 0, "vault: partial fill"
     return staticcall IERC20(buy).balanceOf(self) - buy_before
 
 

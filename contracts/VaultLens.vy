@@ -8,24 +8,23 @@
         weights, drift, trigger, parameters, last rebalance, pause, pending targets).
 @dev    Lives outside the vault because the vault is close to EIP-170's 24,576-byte limit.
         One lens serves every vault on a chain. It holds no state and no funds, and it never
-        reverts on unusable feeds: weights, drift and value come from the vault's own views
-        when every feed is usable, and are 0 otherwise (`feed_status` says which feed failed).
-        The only rule restated here is the feed classification, identical to the vault's
-        `_read_feed` and to `offchain.model.feed_status` (tests compare all three).
+        reverts on unusable feeds: feed readings come from the vault's own non-reverting
+        `oracle_state()`, and weights, drift and value from the vault's views when every feed is
+        usable (0 otherwise; `feed_status` says which feed failed). It restates no rule.
 """
 
-interface IAggregatorV3:
-    def decimals() -> uint8: view
-    def latestRoundData() -> (uint80, int256, uint256, uint256, uint80): view
+struct PendingChange:
+    kind: uint256  # as the vault's K_* kinds: 0-9 parameters, 10 keeper, 11 targets, 12 + i max age of feed i
+    value: uint256
+    eta: uint256  # unix seconds
 
-interface IERC20Decimals:
-    def decimals() -> uint8: view
 
 interface IVault:
     def get_assets() -> DynArray[address, MAX_ASSETS]: view
     def get_feeds() -> DynArray[address, MAX_ASSETS]: view
     def get_holdings() -> DynArray[uint256, MAX_ASSETS]: view
     def get_max_ages() -> DynArray[uint256, MAX_ASSETS]: view
+    def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]): view
     def get_target_weights() -> DynArray[uint256, MAX_ASSETS]: view
     def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]: view
     def current_weights() -> DynArray[uint256, MAX_ASSETS]: view
@@ -45,13 +44,15 @@ interface IVault:
     def router() -> address: view
     def totalSupply() -> uint256: view
     def pending_eta() -> uint256: view
+    def oracle_state() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]): view
+    def pending_changes() -> DynArray[PendingChange, 20]: view
+    def loss_budget_bps() -> uint256: view
+    def loss_window() -> uint256: view
+    def loss_budget_used() -> uint256: view
 
 MAX_ASSETS: constant(uint256) = 8
 
 FEED_OK: constant(uint256) = 0
-FEED_NON_POSITIVE: constant(uint256) = 1
-FEED_STALE: constant(uint256) = 2
-FEED_INCOMPLETE: constant(uint256) = 3
 
 struct VaultState:
     assets: DynArray[address, MAX_ASSETS]
@@ -61,7 +62,7 @@ struct VaultState:
     holdings: DynArray[uint256, MAX_ASSETS]  # token units, the vault's internal accounting
     prices: DynArray[uint256, MAX_ASSETS]  # 1e18 quote units per whole token; 0 if answer <= 0
     price_updated_at: DynArray[uint256, MAX_ASSETS]  # unix seconds
-    feed_status: DynArray[uint256, MAX_ASSETS]  # 0 ok, 1 non-positive, 2 stale, 3 incomplete
+    feed_status: DynArray[uint256, MAX_ASSETS]  # 0 ok, 1 non-positive, 2 stale, 3 incomplete, 4 unusable
     max_ages: DynArray[uint256, MAX_ASSETS]  # seconds
     target_weights: DynArray[uint256, MAX_ASSETS]  # bps
     current_weights: DynArray[uint256, MAX_ASSETS]  # bps, rounded down; empty if a feed is unusable
@@ -84,6 +85,10 @@ struct VaultState:
     timestamp: uint256  # block time of this read
     pending_weights: DynArray[uint256, MAX_ASSETS]  # bps; all zero when nothing is queued
     pending_eta: uint256  # unix seconds; 0 when nothing is queued
+    loss_budget_bps: uint256  # bps of vault value the loss budget holds
+    loss_window: uint256  # seconds for a used budget to refill
+    loss_budget_used: uint256  # in use now, 1e-15 of vault value (1e15 == 100 %)
+    pending_changes: DynArray[PendingChange, 20]  # every queued change with its eta
 
 
 @external
@@ -98,36 +103,16 @@ def state(vault: address) -> VaultState:
     feeds: DynArray[address, MAX_ASSETS] = staticcall v.get_feeds()
     decimals: DynArray[uint256, MAX_ASSETS] = []
     feed_decimals: DynArray[uint256, MAX_ASSETS] = []
-    for i: uint256 in range(len(feeds), bound=MAX_ASSETS):
-        decimals.append(convert(staticcall IERC20Decimals(assets[i]).decimals(), uint256))
-        feed_decimals.append(convert(staticcall IAggregatorV3(feeds[i]).decimals(), uint256))
+    decimals, feed_decimals = staticcall v.get_decimals()
     max_ages: DynArray[uint256, MAX_ASSETS] = staticcall v.get_max_ages()
 
     prices: DynArray[uint256, MAX_ASSETS] = []
-    updated: DynArray[uint256, MAX_ASSETS] = []
     statuses: DynArray[uint256, MAX_ASSETS] = []
+    updated: DynArray[uint256, MAX_ASSETS] = []
+    prices, statuses, updated = staticcall v.oracle_state()
     all_ok: bool = True
-    for i: uint256 in range(len(feeds), bound=MAX_ASSETS):
-        round_id: uint80 = 0
-        answer: int256 = 0
-        started_at: uint256 = 0
-        updated_at: uint256 = 0
-        answered_in_round: uint80 = 0
-        round_id, answer, started_at, updated_at, answered_in_round = staticcall IAggregatorV3(feeds[i]).latestRoundData()
-        price: uint256 = 0
-        status: uint256 = FEED_OK
-        if answer <= 0:
-            status = FEED_NON_POSITIVE
-        else:
-            price = convert(answer, uint256) * 10 ** (18 - feed_decimals[i])
-            if updated_at == 0 or answered_in_round < round_id:
-                status = FEED_INCOMPLETE
-            elif updated_at > block.timestamp or block.timestamp - updated_at > max_ages[i]:
-                status = FEED_STALE
+    for status: uint256 in statuses:
         all_ok = all_ok and status == FEED_OK
-        prices.append(price)
-        updated.append(updated_at)
-        statuses.append(status)
 
     weights: DynArray[uint256, MAX_ASSETS] = []
     value: uint256 = 0
@@ -171,4 +156,8 @@ def state(vault: address) -> VaultState:
         timestamp=block.timestamp,
         pending_weights=staticcall v.get_pending_target_weights(),
         pending_eta=staticcall v.pending_eta(),
+        loss_budget_bps=staticcall v.loss_budget_bps(),
+        loss_window=staticcall v.loss_window(),
+        loss_budget_used=staticcall v.loss_budget_used(),
+        pending_changes=staticcall v.pending_changes(),
     )

@@ -11,6 +11,9 @@ the vault does. Conventions (identical to the contract):
   both round down.
 * drift: ``max_i |w_i - target_i|``, computed in WAD and reported in bps rounded down.
 * trigger reasons: 0 none, 1 THRESHOLD, 2 CALENDAR.
+* governed changes have a *kind* (``PARAM_KINDS`` for the ten parameters, then ``KIND_KEEPER``,
+  ``KIND_TARGETS`` and ``KIND_MAX_AGE + i``), as the contract's ``K_*`` constants.
+* the loss budget is kept in units of 1e-15 of vault value (``LOSS_ONE`` == 100 %).
 """
 
 from __future__ import annotations
@@ -29,6 +32,21 @@ __all__ = [
     "FEED_NON_POSITIVE",
     "FEED_STALE",
     "FEED_INCOMPLETE",
+    "FEED_UNUSABLE",
+    "MAX_PRICE",
+    "LOSS_ONE",
+    "BPS_TO_LOSS",
+    "MAX_AGE_BOUNDS",
+    "MAX_SEQUENCER_GRACE",
+    "PARAM_KINDS",
+    "PARAM_BOUNDS",
+    "LOWER_LOOSENS",
+    "KIND_KEEPER",
+    "KIND_TARGETS",
+    "KIND_MAX_AGE",
+    "N_KINDS",
+    "kind_name",
+    "loosens",
     "Params",
     "DEFAULT_PARAMS",
     "normalise_price",
@@ -58,6 +76,75 @@ FEED_OK = 0
 FEED_NON_POSITIVE = 1
 FEED_STALE = 2
 FEED_INCOMPLETE = 3
+FEED_UNUSABLE = 4  # reverted, short or garbled data, answer above MAX_PRICE, or sequencer down
+
+MAX_PRICE = 10**36  # largest accepted price, 1e18 quote units per whole token
+LOSS_ONE = 10**15  # the loss budget's unit: 1e-15 of vault value
+BPS_TO_LOSS = LOSS_ONE // BPS  # one bps in LOSS_ONE units == 1e11
+MAX_AGE_BOUNDS = (60, 3 * 86_400)  # seconds, a feed's max age
+MAX_SEQUENCER_GRACE = 86_400  # seconds
+
+# The contract's governed kinds, in its order (K_THRESHOLD .. K_LOSS_WINDOW, then the rest).
+PARAM_KINDS: tuple[str, ...] = (
+    "drift_threshold_bps",
+    "min_drift_bps",
+    "max_slippage_bps",
+    "max_trade_bps",
+    "tolerance_bps",
+    "cooldown",
+    "rebalance_period",
+    "target_delay",
+    "loss_budget_bps",
+    "loss_window",
+)
+KIND_KEEPER = 10
+KIND_TARGETS = 11
+KIND_MAX_AGE = 12  # + asset index
+N_KINDS = 20
+# Hard bounds (inclusive) of each parameter, and whether LOWERING it loosens the vault (True) or
+# raising it does (False): a loosening is timelocked, a tightening immediate.
+PARAM_BOUNDS: dict[str, tuple[int, int]] = {
+    "drift_threshold_bps": (10, 5_000),
+    "min_drift_bps": (1, 5_000),
+    "max_slippage_bps": (1, 1_000),
+    "max_trade_bps": (100, 10_000),
+    "tolerance_bps": (0, 200),
+    "cooldown": (0, 30 * 86_400),
+    "rebalance_period": (86_400, 366 * 86_400),
+    "target_delay": (3_600, 30 * 86_400),
+    "loss_budget_bps": (1, 1_000),
+    "loss_window": (86_400, 365 * 86_400),
+}
+LOWER_LOOSENS: dict[str, bool] = {
+    "drift_threshold_bps": True,
+    "min_drift_bps": True,
+    "max_slippage_bps": False,
+    "max_trade_bps": False,
+    "tolerance_bps": False,
+    "cooldown": True,
+    "rebalance_period": True,
+    "target_delay": True,
+    "loss_budget_bps": False,
+    "loss_window": True,
+}
+
+
+def kind_name(kind: int) -> str:
+    """Human name of a governed kind (``ParameterChanged``/``ChangeQueued`` events)."""
+    if 0 <= kind < len(PARAM_KINDS):
+        return PARAM_KINDS[kind]
+    if kind == KIND_KEEPER:
+        return "keeper"
+    if kind == KIND_TARGETS:
+        return "target_weights"
+    if KIND_MAX_AGE <= kind < N_KINDS:
+        return f"max_age[{kind - KIND_MAX_AGE}]"
+    return f"kind {kind}"
+
+
+def loosens(name: str, old: int, new: int) -> bool:
+    """True when changing parameter ``name`` from ``old`` to ``new`` loosens the vault (timelocked)."""
+    return new < old if LOWER_LOOSENS[name] else new > old
 
 
 @dataclass(frozen=True)
@@ -71,6 +158,31 @@ class Params:
     max_slippage_bps: int = 100
     max_trade_bps: int = 5_000
     tolerance_bps: int = 25
+    target_delay: int = 86_400  # seconds: the timelock on every loosening
+    # Loss budget: at most 1 % of vault value lost against the oracle at once, refilling at 1 % a
+    # week. An honest keeper on a real AMM spends a few bps per rebalance (see the README).
+    loss_budget_bps: int = 100
+    loss_window: int = 7 * 86_400  # seconds
+
+    def as_list(self) -> list[int]:
+        """The ten values in the contract's kind order (its constructor's ``params``)."""
+        return [getattr(self, k) for k in PARAM_KINDS]
+
+    @classmethod
+    def from_list(cls, values: Sequence[int]) -> Params:
+        """Inverse of ``as_list`` (e.g. from the vault's ``get_params()``)."""
+        return cls(**dict(zip(PARAM_KINDS, (int(v) for v in values), strict=True)))
+
+    def violations(self) -> list[str]:
+        """What the contract's constructor would refuse, one message each (empty: deployable)."""
+        out = []
+        for k in PARAM_KINDS:
+            lo, hi = PARAM_BOUNDS[k]
+            if not lo <= getattr(self, k) <= hi:
+                out.append(f"{k} {getattr(self, k)} is outside [{lo}, {hi}]")
+        if self.min_drift_bps > self.drift_threshold_bps:
+            out.append(f"min_drift_bps {self.min_drift_bps} is above drift_threshold_bps {self.drift_threshold_bps}")
+        return out
 
 
 DEFAULT_PARAMS = Params()
