@@ -761,7 +761,7 @@ def checkUpkeep(checkData: Bytes[256]) -> (bool, Bytes[64]):
 def oracle_state() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
     """
     @notice Every feed's reading as the vault classifies it. Never reverts.
-    @return prices 1e18 quote units per whole token (0 when not positive or unusable).
+    @return prices 1e18 quote units per whole token (0 when not positive, above MAX_PRICE or the call failed).
     @return statuses 0 ok, 1 non-positive, 2 stale, 3 incomplete, 4 unusable (reverted, short or
             garbled answer, above MAX_PRICE, or the L2 sequencer down or in its grace period).
     @return updated_at The feed's `updatedAt`, unix seconds (0 when unusable).

@@ -280,6 +280,7 @@ def __init__():
 # ---- Governance: tighten now, loosen after the timelock (P2) ----
 
 @external
+@nonreentrant
 def set_drift_threshold_bps(new_value: uint256):
     """@param new_value THRESHOLD trigger in bps of weight, 10..5_000 and >= min_drift_bps; lowering is timelocked."""
     self._only_delegated()
@@ -287,6 +288,7 @@ def set_drift_threshold_bps(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_min_drift_bps(new_value: uint256):
     """@param new_value Least drift in bps for a CALENDAR rebalance, 1..drift_threshold_bps; lowering is timelocked."""
     self._only_delegated()
@@ -294,6 +296,7 @@ def set_min_drift_bps(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_max_slippage_bps(new_value: uint256):
     """@param new_value Slippage allowed against the oracle, in bps, 1..1_000; raising is timelocked."""
     self._only_delegated()
@@ -301,6 +304,7 @@ def set_max_slippage_bps(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_max_trade_bps(new_value: uint256):
     """@param new_value Most value one rebalance may sell, in bps of vault value, 100..10_000; raising is timelocked."""
     self._only_delegated()
@@ -308,6 +312,7 @@ def set_max_trade_bps(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_tolerance_bps(new_value: uint256):
     """@param new_value How far past its target a traded asset may end, in bps of weight, 0..200; raising is timelocked."""
     self._only_delegated()
@@ -315,6 +320,7 @@ def set_tolerance_bps(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_cooldown(new_value: uint256):
     """@param new_value Least time between rebalances in seconds, 0..30 days; lowering is timelocked."""
     self._only_delegated()
@@ -322,6 +328,7 @@ def set_cooldown(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_rebalance_period(new_value: uint256):
     """@param new_value CALENDAR period in seconds, 1 day..366 days; lowering is timelocked."""
     self._only_delegated()
@@ -329,6 +336,7 @@ def set_rebalance_period(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_target_delay(new_value: uint256):
     """@param new_value The timelock in seconds, 1 hour..30 days; lowering waits out the current delay."""
     self._only_delegated()
@@ -336,6 +344,7 @@ def set_target_delay(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_loss_budget_bps(new_value: uint256):
     """@param new_value Loss budget in bps of vault value, 1..1_000; raising is timelocked."""
     self._only_delegated()
@@ -343,6 +352,7 @@ def set_loss_budget_bps(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_loss_window(new_value: uint256):
     """@param new_value Seconds for the loss budget to refill, 1 day..365 days; lowering is timelocked."""
     self._only_delegated()
@@ -350,6 +360,7 @@ def set_loss_window(new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_max_age(feed: address, new_value: uint256):
     """
     @notice Match a feed's accepted age to its heartbeat; raising it is timelocked.
@@ -372,6 +383,7 @@ def set_max_age(feed: address, new_value: uint256):
 
 
 @external
+@nonreentrant
 def set_keeper(account: address, enabled: bool):
     """
     @notice Remove a keeper now (owner or guardian), or queue a new one (owner; timelocked,
@@ -434,6 +446,7 @@ def cancel_change(kind: uint256):
 # ---- Roles and pause ----
 
 @external
+@nonreentrant
 def set_guardian(account: address):
     """@notice Set the guardian, who may only pause, tighten and cancel (owner). Empty address: no guardian."""
     self._only_delegated()
@@ -443,6 +456,7 @@ def set_guardian(account: address):
 
 
 @external
+@nonreentrant
 def transfer_ownership(new_owner: address):
     """@notice Start a two-step ownership transfer; `new_owner` must call `accept_ownership`."""
     self._only_delegated()
@@ -452,6 +466,7 @@ def transfer_ownership(new_owner: address):
 
 
 @external
+@nonreentrant
 def accept_ownership():
     """@notice Complete an ownership transfer (pending owner)."""
     self._only_delegated()
@@ -462,6 +477,7 @@ def accept_ownership():
 
 
 @external
+@nonreentrant
 def pause():
     """@notice Stop deposits and rebalances (guardian or owner). Redeem keeps working."""
     self._only_delegated()
@@ -472,6 +488,7 @@ def pause():
 
 
 @external
+@nonreentrant
 def unpause():
     """@notice Resume deposits and rebalances (owner). Every bound stays as it is."""
     self._only_delegated()
