@@ -124,12 +124,14 @@ def render(res: dict, console: Console) -> None:
         )
     console.print(t)
     worst = max(r["peak_bucket_pct_of_budget"] for r in res["rows"])
-    console.print(f"Worst peak use of the budget by an honest keeper: {worst:.1f} % (refused only above 100 %)")
+    console.print(f"Worst peak use of the budget by an honest keeper: {worst:.1f} % (the vault refuses > 100 %)")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget-bps", type=int, default=DEFAULT_PARAMS.loss_budget_bps, help="default %(default)s")
+    ap.add_argument(
+        "--budget-bps", type=int, default=DEFAULT_PARAMS.loss_budget_bps, help="default %(default)s"
+    )
     ap.add_argument(
         "--window-days", type=float, default=DEFAULT_PARAMS.loss_window / DAY, help="default %(default)s"
     )
