@@ -124,7 +124,7 @@ def render(res: dict, console: Console) -> None:
         )
     console.print(t)
     worst = max(r["peak_bucket_pct_of_budget"] for r in res["rows"])
-    console.print(f"Worst peak use of the budget by an honest keeper: {worst:.1f} % (the vault refuses > 100 %)")
+    console.print(f"Worst peak use of the budget by an honest keeper: {worst:.1f} % (refused above 100 %)")
 
 
 def main(argv: list[str] | None = None) -> int:
