@@ -15,7 +15,7 @@
 @dev    Split out of the vault only to keep the vault's runtime under EIP-170 on every EVM
         version (the legacy Vyper pipeline; the experimental one is not used for money code).
         The storage declarations below are the vault's, in the same order and of the same types:
-        `tests/contracts/unit/test_governance_layout.py` compares both contracts' `-f layout`
+        `tests/unit/test_governance_layout.py` compares both contracts' `-f layout`
         and the constants they share, so the two can never drift apart. Immutables are not
         shared (they live in each contract's code): what this module needs of the vault's
         (its feeds, hence its asset count) it reads from the vault's own views.
