@@ -3,13 +3,18 @@
 ``make_basket(...)`` deploys token doubles with chosen decimals and prices, 8-decimal feeds,
 Uniswap V2 double pools for every pair and a vault, and returns a ``Basket`` with helpers.
 Module-scoped deployments + brownie's ``fn_isolation`` (evm_snapshot/evm_revert) keep tests
-independent and fast. Pure-Python tests live in tests/offchain and need none of this.
+independent and fast. One ``VaultGovernance`` module (fixture ``governance``) serves every vault of
+a module; parameters, max ages and the sequencer feed are constructor arguments (issue 9), so
+pass ``params=model.Params(...)``, ``max_ages=`` and ``sequencer=`` to ``make_basket`` instead of
+loosening a deployed vault (loosening setters are timelocked now).
+Pure-Python tests live in tests/offchain and need none of this.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +37,10 @@ MAX_UINT = 2**256 - 1
 DEFAULT_DECIMALS = (6, 8, 18, 18)
 DEFAULT_PRICES = (1, 60_000, 3_000, 15)  # USD per whole token
 DEFAULT_WEIGHTS = (4_000, 3_000, 2_000, 1_000)  # bps
+# The test feeds' max age (the vault has no default any more): a day, the doubles' "heartbeat",
+# so the fixtures' two-day warps followed by ``refresh_feeds`` behave as before issue 9.
+DEFAULT_MAX_AGE = 86_400
+DEFAULT_SEQUENCER_GRACE = 3_600
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +93,10 @@ class Basket:
     keeper: Any
     chain: Any
     web3: Any
+    governance: Any = None
+    params: model.Params = field(default_factory=model.Params)
+    max_ages: list[int] = field(default_factory=list)
+    sequencer: Any = None
     pairs: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
@@ -180,8 +193,74 @@ def lens(owner, VaultLens):
 
 
 @pytest.fixture(scope="module")
+def governance(owner, VaultGovernance):
+    """The VaultGovernance module every vault of a test module delegates to (one per chain is enough)."""
+    return VaultGovernance.deploy({"from": owner})
+
+
+def vault_args(
+    tokens: Sequence[Any],
+    feeds: Sequence[Any],
+    weights: Sequence[int],
+    router: Any,
+    governance: Any,
+    keeper: Any = ZERO,
+    guardian: Any = ZERO,
+    params: model.Params | Sequence[int] | None = None,
+    max_ages: Sequence[int] | int | None = None,
+    sequencer: Any = None,
+    sequencer_grace: int = DEFAULT_SEQUENCER_GRACE,
+    name: str = "ballast test basket",
+    symbol: str = "bTEST",
+) -> list[Any]:
+    """RebalancingVault's 13 constructor arguments, in order, with the fixtures' defaults.
+
+    ``params``: a ``model.Params`` or the ten values in kind order (default ``model.Params()``);
+    ``max_ages``: one per feed or a single value for all (default ``DEFAULT_MAX_AGE``);
+    ``sequencer``: an L2 uptime feed (default none)."""
+    n = len(tokens)
+    if params is None:
+        params = model.Params()
+    values = params.as_list() if isinstance(params, model.Params) else [int(v) for v in params]
+    if max_ages is None:
+        max_ages = DEFAULT_MAX_AGE
+    ages = [int(max_ages)] * n if isinstance(max_ages, int) else [int(a) for a in max_ages]
+    return [
+        name,
+        symbol,
+        list(tokens),
+        list(feeds),
+        list(weights),
+        ages,
+        values,
+        router,
+        governance,
+        keeper,
+        guardian,
+        sequencer if sequencer is not None else ZERO,
+        sequencer_grace,
+    ]
+
+
+@pytest.fixture(scope="session")
+def make_vault_args():
+    """``vault_args`` as a fixture, for tests that deploy a vault of their own."""
+    return vault_args
+
+
+@pytest.fixture(scope="module")
 def make_basket(
-    owner, keeper, guardian, amm, lens, chain, web3, ERC20Double, AggregatorDouble, RebalancingVault
+    owner,
+    keeper,
+    guardian,
+    amm,
+    lens,
+    governance,
+    chain,
+    web3,
+    ERC20Double,
+    AggregatorDouble,
+    RebalancingVault,
 ):
     factory, router = amm
 
@@ -192,9 +271,19 @@ def make_basket(
         pool_usd: int = 50_000_000,
         token_classes: tuple[Any, ...] | None = None,
         vault_router: Any = None,
+        params: model.Params | None = None,
+        max_ages: Sequence[int] | int | None = None,
+        sequencer: Any = None,
+        sequencer_grace: int = DEFAULT_SEQUENCER_GRACE,
+        vault_keeper: Any = None,
+        vault_guardian: Any = None,
     ) -> Basket:
         """``vault_router``: the router the vault trades through (default: the AMM double's).
-        Pools, quotes and arbitrage always use the AMM double's router."""
+        Pools, quotes and arbitrage always use the AMM double's router.
+        ``params`` (``model.Params``, default the contract defaults), ``max_ages`` (per feed or
+        one for all, default ``DEFAULT_MAX_AGE``), ``sequencer`` (L2 uptime feed, default none)
+        and ``sequencer_grace`` go to the vault's constructor; ``vault_keeper``/``vault_guardian``
+        override the first keeper/guardian (default the ``keeper``/``guardian`` fixtures)."""
         n = len(decimals)
         answers = [p * 10**FEED_DECIMALS for p in prices]
         tokens = []
@@ -218,6 +307,9 @@ def make_basket(
             keeper=keeper,
             chain=chain,
             web3=web3,
+            governance=governance,
+            params=params if params is not None else model.Params(),
+            sequencer=sequencer,
         )
         for i, j in itertools.combinations(range(n), 2):
             a, b = basket.units_for_usd(i, pool_usd), basket.units_for_usd(j, pool_usd)
@@ -227,17 +319,21 @@ def make_basket(
             tokens[j].approve(router, b, {"from": owner})
             router.addLiquidity(tokens[i], tokens[j], a, b, 0, 0, owner, 2**40, {"from": owner})
             basket.pairs[(i, j)] = factory.getPair(tokens[i], tokens[j])
-        basket.vault = RebalancingVault.deploy(
-            "ballast test basket",
-            "bTEST",
+        args = vault_args(
             tokens,
             feeds,
             list(weights),
             vault_router if vault_router is not None else router,
-            keeper,
-            guardian,
-            {"from": owner},
+            governance,
+            keeper=keeper if vault_keeper is None else vault_keeper,
+            guardian=guardian if vault_guardian is None else vault_guardian,
+            params=basket.params,
+            max_ages=max_ages,
+            sequencer=sequencer,
+            sequencer_grace=sequencer_grace,
         )
+        basket.max_ages = list(args[5])
+        basket.vault = RebalancingVault.deploy(*args, {"from": owner})
         return basket
 
     return make
