@@ -10,7 +10,13 @@ Hypothesis drives a random mix of
   * keeper rebalances, attempted only when ``state().needs_rebalance``, with ``basket.propose()``
     (right away, or after waiting out the cooldown with fresh heartbeats),
   * a careless keeper: the same proposal resized 0.5x-3x, sometimes with its first trade reversed,
-    every ``min_amount_out`` at the vault's oracle bound.
+    every ``min_amount_out`` at the vault's oracle bound,
+  * a hostile keeper (issue 9): round trips (X -> Y -> X), partial churn (a random fraction of the
+    largest-loss trades the rules allow) and maximum-size trades, every ``min_amount_out`` at the
+    oracle bound; an attempt the vault refuses must carry a reason and change nothing,
+  * a hostile owner (issue 9): queues loosenings (cooldown 0, slippage 10 %, trade cap 100 %,
+    tolerance 2 %, lower thresholds, a new keeper...), tries to apply them before their eta (must
+    revert "vault: timelock" and change nothing), applies them once due, cancels them.
 Every example opens with a price move, so most examples reach a rebalance.
 
 A rebalance the vault rejects must carry a ``vault: ...`` reason (the careless keeper's may also be
@@ -25,6 +31,12 @@ Invariants, after every step:
       value_before - value_after <= floor(value sold * max_slippage_bps / 10_000);
   (c) drift never rose through a rebalance: WAD drift strictly fell (recomputed with the reference
       model from holdings and prices) and the event's bps drift_after <= drift_before;
+  (e) the promise (P1): the cumulative loss of every rebalance so far is at most
+      max_slippage_bps x the overweight excess before each one (the imbalance the market made,
+      + one unit of rounding per trade); the loss charged over every interval of rebalances
+      [t_i, t_j] is at most loss_budget * (1 + (t_j - t_i) / loss_window); and the vault's
+      ``loss_budget_used()`` equals the bucket replayed from the events;
+  (f) the timelock (P2): every queued change that took effect did so at or after its eta.
   (d) the holders' claims add up to the vault: sum of balances == totalSupply, each token's
       balanceOf(vault) == get_holdings()[i] (no donations here), and both equal a ghost ledger
       kept by this test from the exact deposit/redeem/swap amounts.
@@ -32,7 +44,10 @@ Invariants, after every step:
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from fractions import Fraction
+from pathlib import Path
 
 import brownie
 from brownie.exceptions import VirtualMachineError
@@ -41,6 +56,9 @@ from hypothesis import strategies as st
 
 from offchain import model
 from offchain.errors import ChainError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from hostile import Record, Snap, bucket_violations, model_loss_used, promised_bound, worst_trades  # noqa: E402
 
 N_USERS = 3
 INITIAL_DEPOSIT_USD = 1_000_000
@@ -62,6 +80,21 @@ SETTINGS = {
 
 def _up(num: int, den: int) -> int:
     return -(-num // den)
+
+
+# The hostile owner's loosenings (setter, value). The loss budget and its window stay fixed so the
+# leaky-bucket bound (e) is checked against one budget for the whole example.
+OWNER_LOOSENINGS = [
+    ("set_cooldown", 0),
+    ("set_max_slippage_bps", 1_000),
+    ("set_max_trade_bps", 10_000),
+    ("set_tolerance_bps", 200),
+    ("set_drift_threshold_bps", 100),
+    ("set_min_drift_bps", 1),
+    ("set_rebalance_period", 86_400),
+    ("set_target_delay", 3_600),
+    ("set_keeper", None),  # a second keeper (the hostile one is already a keeper)
+]
 
 
 class VaultMachine:
@@ -90,6 +123,17 @@ class VaultMachine:
         st.one_of(st.just(False), st.just(False), st.just(True)),
     )
     st_heartbeat = st.one_of(st.just(True), st.just(True), st.just(False))
+    st_hostile = st.one_of(
+        st.just("max"),
+        st.tuples(st.just("churn"), st.integers(min_value=1, max_value=99)),  # percent of the max
+        st.just("round_trip"),
+    )
+    st_owner = st.one_of(
+        st.tuples(st.just("queue"), st.integers(min_value=0, max_value=len(OWNER_LOOSENINGS) - 1)),
+        st.tuples(st.just("apply_early"), st.integers(min_value=0, max_value=19)),
+        st.tuples(st.just("apply_due"), st.integers(min_value=0, max_value=19)),
+        st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=19)),
+    )
 
     # class-level log over the whole run (every example)
     stats: Counter = Counter()
@@ -107,6 +151,11 @@ class VaultMachine:
         self.ghost_balances = {u.address: int(self.vault.balanceOf(u)) for u in self.holders}
         self.ghost_supply = int(self.vault.totalSupply())
         self.rebalances = []  # (state before, tx events) of each successful rebalance
+        self.records = []  # hostile.Record of each successful rebalance, for (e)
+        self.start_last = int(self.vault.last_rebalance())
+        self.start_used = int(self.vault.loss_budget_used())
+        self.queued = {}  # kind -> eta, as announced by ChangeQueued
+        self.applied = []  # (kind, eta, applied at)
         type(self).stats["examples"] += 1
 
     # ---- rules ----
@@ -259,8 +308,9 @@ class VaultMachine:
             self.stats["rebalance_no_trades"] += 1
         return before, trades
 
-    def _execute(self, before, trades, who):
+    def _execute(self, before, trades, who, snap=None):
         b = self.basket
+        snap = snap or Snap.read(self.vault)
         try:
             tx = b.rebalance(trades)
         except VirtualMachineError as exc:
@@ -285,9 +335,157 @@ class VaultMachine:
                 "swaps": [dict(ev) for ev in swaps],
             }
         )
+        ev = self.rebalances[-1]["rebalanced"]
+        self.records.append(
+            Record(
+                tx.timestamp,
+                ev["value_before"],
+                ev["value_after"],
+                snap.excess(),
+                snap.param("slippage"),
+                len(trades),
+            )
+        )
         self.stats[f"rebalance_{who}_ok"] += 1
         self._check_rebalance(self.rebalances[-1])
         assert not b.state().needs_rebalance  # within the cooldown now
+
+    def rule_hostile_keeper(self, attack="st_hostile"):
+        """Round trips, partial churn and maximum-size trades, each fill at the oracle bound or
+        better (the pools): refused with a reason and no state change, or within the promise."""
+        b = self.basket
+        before = b.state()
+        snap = Snap.read(self.vault)
+        if any(snap.statuses) or snap.value() == 0:
+            return
+        name = attack if isinstance(attack, str) else attack[0]
+        if name == "round_trip":
+            sellers = [i for i in range(snap.n) if snap.sellable(i)]
+            buyers = [i for i in range(snap.n) if snap.buyable(i)]
+            if not sellers or not buyers:
+                return
+            s, t = sellers[0], buyers[0]
+            amount = max(1, snap.amount_for_value(s, snap.rooms()[0][s] // 4))
+            back = max(1, snap.min_out(s, t, amount))
+            trades = [snap.trade(s, t, amount), snap.trade(t, s, back)]
+        else:
+            fraction = Fraction(1) if name == "max" else Fraction(attack[1], 100)
+            trades = worst_trades(snap, fraction)
+            if not trades:
+                return
+        self._hostile_attempt(before, snap, trades, f"hostile_{name}", must_fail=name == "round_trip")
+
+    def _hostile_attempt(self, before, snap, trades, who, must_fail=False):
+        observed = self._chain_state()
+        try:
+            tx = self.basket.rebalance(trades)
+        except VirtualMachineError as exc:
+            reason = exc.revert_msg or ""
+            assert reason.startswith(("vault: ", "UniswapV2Router: ")), f"{who}: {exc!r}"
+            if must_fail and reason.startswith("vault: ") and before.needs_rebalance:
+                assert reason in (
+                    "vault: round trip",
+                    "vault: sell above excess",
+                    "vault: buy above shortfall",
+                )
+            assert self._chain_state() == observed  # a refused rebalance changes nothing
+            self.stats[f"rebalance_{who}_rejected"] += 1
+            type(self).rejections.append((f"{who}: {reason}", trades))
+            return
+        assert not must_fail, f"{who} was accepted: {trades}"
+        # accepted: account for it like any rebalance
+        self._account(before, snap, trades, tx, who)
+
+    def _account(self, before, snap, trades, tx, who):
+        swaps = [ev for ev in tx.events["Swapped"] if ev.address == self.vault.address]
+        assert len(swaps) == len(trades)
+        idx = {a.lower(): i for i, a in enumerate(before.assets)}
+        for ev in swaps:
+            self.ghost_holdings[idx[ev["sell"].lower()]] -= ev["amount_in"]
+            self.ghost_holdings[idx[ev["buy"].lower()]] += ev["amount_out"]
+        ev = dict(tx.events["Rebalanced"][0])
+        self.rebalances.append(
+            {
+                "before": before,
+                "holdings_after": list(self.ghost_holdings),
+                "rebalanced": ev,
+                "swaps": [dict(s) for s in swaps],
+            }
+        )
+        self.records.append(
+            Record(
+                tx.timestamp,
+                ev["value_before"],
+                ev["value_after"],
+                snap.excess(),
+                snap.param("slippage"),
+                len(trades),
+            )
+        )
+        self.stats[f"rebalance_{who}_ok"] += 1
+        self._check_rebalance(self.rebalances[-1])
+
+    def _chain_state(self):
+        v = self.vault
+        return (
+            list(v.get_holdings()),
+            int(v.last_rebalance()),
+            int(v.loss_budget_used()),
+            list(v.get_params()),
+            [int(t.balanceOf(v)) for t in self.basket.tokens],
+        )
+
+    def rule_hostile_owner(self, action="st_owner"):
+        """Queue a loosening, try to apply a change early, apply one that is due, or cancel one."""
+        v, b = self.vault, self.basket
+        owner = b.owner
+        name, k = action
+        now = b.chain.time()
+        pending = [tuple(int(x) for x in c) for c in v.pending_changes()]
+        if name == "queue":
+            setter, value = OWNER_LOOSENINGS[k]
+            try:
+                if setter == "set_keeper":
+                    tx = v.set_keeper(self.users[2], True, {"from": owner})
+                else:
+                    tx = getattr(v, setter)(value, {"from": owner})
+            except VirtualMachineError as exc:
+                assert (exc.revert_msg or "").startswith("vault: "), exc
+                self.stats["owner_queue_refused"] += 1
+                return
+            if "ChangeQueued" in tx.events:
+                ev = tx.events["ChangeQueued"]
+                assert ev["eta"] == tx.timestamp + int(v.target_delay())
+                self.queued[int(ev["kind"])] = int(ev["eta"])
+                self.stats["owner_queued"] += 1
+            else:
+                self.stats["owner_no_op"] += 1  # already at that value: nothing loosened
+            return
+        if not pending:
+            return
+        kind, _, eta = pending[k % len(pending)]
+        if name == "apply_early":
+            if now + 5 >= eta:
+                return
+            observed = self._chain_state()
+            with brownie.reverts("vault: timelock"):
+                v.apply_change(kind, {"from": self.users[k % len(self.users)]})
+            assert self._chain_state() == observed
+            self.stats["owner_apply_early_refused"] += 1
+        elif name == "apply_due":
+            if now < eta:
+                return
+            try:
+                tx = v.apply_change(kind, {"from": self.users[k % len(self.users)]})
+            except VirtualMachineError as exc:  # e.g. a threshold below a min drift raised since
+                assert (exc.revert_msg or "").startswith("vault: "), exc
+                self.stats["owner_apply_refused"] += 1
+                return
+            self.applied.append((kind, eta, tx.timestamp))
+            self.stats["owner_applied"] += 1
+        else:
+            tx = v.cancel_change(kind, {"from": (owner, b.keeper)[0]})
+            self.stats["owner_cancelled"] += 1
 
     # ---- invariants ----
 
@@ -304,6 +502,23 @@ class VaultMachine:
     def invariant_b_c_rebalances_bounded(self):
         for record in self.rebalances:
             self._check_rebalance(record)
+
+    def invariant_e_loss_within_the_promise(self):
+        records = self.records
+        if not records:
+            return
+        assert sum(r.loss for r in records) <= promised_bound(records)
+        budget_bps, window = int(self.vault.loss_budget_bps()), int(self.vault.loss_window())
+        events = [(r.timestamp, r.value_before, r.value_after) for r in records]
+        assert bucket_violations(events, budget_bps, window) == []
+        if self.start_used == 0:
+            now = self.basket.chain.time()
+            expected = model_loss_used(records, budget_bps, window, self.start_last, now)
+            assert int(self.vault.loss_budget_used()) == expected
+
+    def invariant_f_changes_apply_only_after_their_eta(self):
+        for kind, eta, applied_at in self.applied:
+            assert applied_at >= eta, (kind, eta, applied_at)
 
     def invariant_d_claims_equal_holdings(self):
         supply, balances, held, token_balances = self._observe()
@@ -389,3 +604,6 @@ def test_vault_stateful(state_machine, make_basket, alice, bob, accounts):
     assert stats["rebalance_keeper_ok"] >= 1, stats
     assert stats["deposit_usd"] + stats["deposit_units"] >= 1, stats
     assert stats["redeem_part"] + stats["redeem_all"] >= 1, stats
+    hostile = sum(v for k, v in stats.items() if k.startswith("rebalance_hostile"))
+    assert hostile >= 1, stats
+    assert stats["owner_queued"] >= 1, stats

@@ -20,7 +20,9 @@ def test_rebalance_rejects_non_positive_answers(drifted, answer, reason):
 def test_rebalance_rejects_stale_feed(drifted):
     trades = drifted.propose()
     feed = drifted.feeds[3]
-    feed.set_answer_at(drifted.prices[3], drifted.chain.time() - DAY - 1, {"from": drifted.owner})
+    # issue 9: each feed's own max age from the deployment (no 24 h default): one second past it
+    age = drifted.vault.get_max_ages()[3]
+    feed.set_answer_at(drifted.prices[3], drifted.chain.time() - age - 1, {"from": drifted.owner})
     with brownie.reverts("vault: stale price"):
         drifted.rebalance(trades)
 
@@ -72,7 +74,7 @@ def test_views_revert_on_bad_feeds_but_state_does_not(funded):
 
 
 def test_state_reports_stale_feed(funded):
-    funded.warp(2 * DAY)
+    funded.warp(max(funded.vault.get_max_ages()) + 1)
     st = funded.state()
     assert st.feed_status == [model.FEED_STALE] * 4
     assert not st.needs_rebalance

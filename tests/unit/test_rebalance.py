@@ -1,9 +1,15 @@
 """rebalance(): the happy path, and every revert with its exact reason string."""
 
+import sys
+from pathlib import Path
+
 import brownie
 import pytest
 
 from offchain import model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from hostile import Snap  # noqa: E402
 
 REASON_THRESHOLD = 1
 REASON_CALENDAR = 2
@@ -154,18 +160,62 @@ def test_rebalance_reverts_when_trades_exceed_max_trade(drifted, owner):
         drifted.rebalance(trades)
 
 
-def test_rebalance_reverts_on_overshoot(drifted):
+def test_selling_three_times_the_plan_is_refused_as_above_excess(drifted):
     t = drifted.propose()[0]
-    # sell three times what the plan says: the bought asset ends far past its target
-    with brownie.reverts("vault: overshoot"):
+    # issue 9: selling three times what the plan says used to end in "vault: overshoot"; the
+    # per-asset sell room (I8) now refuses it before any swap
+    with brownie.reverts("vault: sell above excess"):
         drifted.rebalance([(t[0], t[1], t[2] * 3, t[3] * 3)])
 
 
-def test_rebalance_reverts_when_an_asset_moves_away_from_target(drifted):
-    st = drifted.state()
-    # buy more of the overweight asset (1) with an underweight one (0)
+def test_rebalance_reverts_on_overshoot(make_basket, owner, alice, HostileRouterDouble):
+    """Filling a buy room to the brim at the oracle bound: the loss shrinks the vault, so the
+    bought asset ends more than `tolerance_bps` past its target weight."""
+    b = _colluding(make_basket, owner, alice, HostileRouterDouble)
+    snap = Snap.read(b.vault)
+    sell_room, buy_room = snap.rooms()
+    amount = snap.amount_for_value(1, buy_room[3] * 10_000 // (10_000 - snap.param("slippage")))
+    while -(-snap.min_out(1, 3, amount) * snap.prices[3] // 10 ** snap.decimals[3]) > buy_room[3]:
+        amount -= 1
+    assert amount * snap.prices[1] // 10 ** snap.decimals[1] <= sell_room[1]
+    with brownie.reverts("vault: overshoot"):
+        b.rebalance([snap.trade(1, 3, amount)])
+
+
+def test_rebalance_reverts_when_an_asset_moves_away_from_target(
+    make_basket, owner, alice, HostileRouterDouble
+):
+    """Two overweight assets: a dust sale of one and a large sale of the other at the oracle bound.
+    The loss shrinks the vault, so the dust seller's weight rises: it moved away from target."""
+    b = _colluding(make_basket, owner, alice, HostileRouterDouble, also=(2, 12_000))
+    snap = Snap.read(b.vault)
+    assert snap.sellable(1) and snap.sellable(2)
+    sell_room, _ = snap.rooms()
+    dust = snap.amount_for_value(2, 10**18)  # $1 of asset 2
+    big = snap.amount_for_value(1, sell_room[1] // 2)
     with brownie.reverts("vault: moved away from target"):
+        b.rebalance([snap.trade(2, 0, dust), snap.trade(1, 0, big)])
+
+
+def test_buying_the_overweight_asset_is_refused_as_sell_not_overweight(drifted):
+    st = drifted.state()
+    # issue 9: buying the overweight asset (1) with an underweight one (0) used to end in
+    # "vault: moved away from target"; I8 now refuses selling the underweight asset first
+    with brownie.reverts("vault: sell not overweight"):
         drifted.rebalance([_trade(st, 0, 1, 10_000)])
+
+
+def _colluding(make_basket, owner, alice, HostileRouterDouble, also=None):
+    router = HostileRouterDouble.deploy({"from": owner})
+    b = make_basket(vault_router=router)
+    for i, token in enumerate(b.tokens):
+        token.mint(router, b.units_for_usd(i, 10_000_000), {"from": owner})
+    router.pay_min_out(True, {"from": owner})
+    b.deposit_usd(alice, 1_000_000)
+    b.move(1, 14_000)
+    if also:
+        b.move(*also)
+    return b
 
 
 def _trade(st, sell: int, buy: int, usd: int) -> tuple:
