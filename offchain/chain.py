@@ -67,19 +67,38 @@ def load_artifact(name: str) -> Artifact:
     return Artifact(name, out["abi"], out["bytecode"])
 
 
-# ERC-5202: blueprint code = 0xFE71 + version byte 0x00 (no data section) + initcode; deployed by a
-# minimal constructor that copies it into place: PUSH2 len, RETURNDATASIZE, DUP2, PUSH1 10,
-# RETURNDATASIZE, CODECOPY, RETURN.
-BLUEPRINT_PREAMBLE = bytes.fromhex("fe7100")
-EIP170_LIMIT = 24_576
+EIP170_LIMIT = 24_576  # largest runtime code (EIP-170)
+EIP3860_LIMIT = 49_152  # largest initcode (EIP-3860)
+
+# The vault factory's data-contract route (contracts/VaultFactory.vy): the vault's initcode, too
+# large for one contract's code, is split into N_CHUNKS pieces, each stored as the runtime code of a
+# "data contract": 0x00 (STOP: calling it does nothing) + the piece zero-padded to CHUNK_SIZE bytes.
+# Both constants must equal the factory's CHUNK_SIZE and N_CHUNKS.
+CHUNK_SIZE = 16_384
+N_CHUNKS = 2
+# Minimal constructor returning the code that follows it: PUSH2 len, RETURNDATASIZE, DUP2,
+# PUSH1 10, RETURNDATASIZE, CODECOPY, RETURN.
+_COPY_CONSTRUCTOR = bytes.fromhex("3d81600a3d39f3")
 
 
-def blueprint_deploy_code(initcode: bytes) -> bytes:
-    """Deployment bytecode of an ERC-5202 blueprint holding ``initcode``."""
-    code = BLUEPRINT_PREAMBLE + initcode
+def split_initcode(initcode: bytes, chunk_size: int = CHUNK_SIZE, n_chunks: int = N_CHUNKS) -> list[bytes]:
+    """``initcode`` cut into ``n_chunks`` pieces of exactly ``chunk_size`` bytes (the last zero-padded)."""
+    if not 0 < len(initcode) <= chunk_size * n_chunks:
+        raise ConfigError(
+            f"vault initcode is {len(initcode):,} bytes; the factory holds 1 to "
+            f"{chunk_size * n_chunks:,} ({n_chunks} chunks of {chunk_size:,}): raise CHUNK_SIZE in "
+            "contracts/VaultFactory.vy and offchain/chain.py"
+        )
+    padded = initcode.ljust(chunk_size * n_chunks, b"\x00")
+    return [padded[i * chunk_size : (i + 1) * chunk_size] for i in range(n_chunks)]
+
+
+def data_contract_deploy_code(chunk: bytes) -> bytes:
+    """Deployment bytecode of a data contract whose runtime code is ``0x00 + chunk``."""
+    code = b"\x00" + chunk
     if len(code) > EIP170_LIMIT:
-        raise ConfigError(f"blueprint code is {len(code):,} bytes, over EIP-170's {EIP170_LIMIT:,}")
-    return b"\x61" + len(code).to_bytes(2, "big") + bytes.fromhex("3d81600a3d39f3") + code
+        raise ConfigError(f"data contract code is {len(code):,} bytes, over EIP-170's {EIP170_LIMIT:,}")
+    return b"\x61" + len(code).to_bytes(2, "big") + _COPY_CONSTRUCTOR + code
 
 
 def anvil_binary() -> str:
@@ -187,6 +206,7 @@ class Sender:
         self.address = Web3.to_checksum_address(address)
         self._key = private_key  # never logged
         self._signer = signer
+        self.last_receipt: Any = None  # receipt of the latest transaction sent (e.g. a deploy's gasUsed)
 
     def __repr__(self) -> str:  # never show the key
         return f"Sender({self.address})"
@@ -197,16 +217,14 @@ class Sender:
         receipt = self._send(factory.constructor(*args), label=f"deploy {name}")
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
 
-    def deploy_blueprint(self, name: str) -> str:
-        """Deploy ``name``'s initcode as an ERC-5202 blueprint; returns the blueprint address."""
-        initcode = bytes.fromhex(load_artifact(name).bytecode.removeprefix("0x"))
-        tx: dict[str, Any] = {"from": self.address, "data": "0x" + blueprint_deploy_code(initcode).hex()}
+    def deploy_code(self, data: bytes, label: str) -> Any:
+        """Send a contract-creation transaction with raw ``data``; returns the receipt."""
+        tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex()}
         try:
             tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000
         except (ContractLogicError, Web3RPCError, ValueError) as exc:
-            raise ChainError(f"deploy {name} blueprint would fail: {revert_reason(exc)}") from None
-        receipt = self._send_raw(tx, label=f"deploy {name} blueprint")
-        return receipt["contractAddress"]
+            raise ChainError(f"{label} would fail: {revert_reason(exc)}") from None
+        return self._send_raw(tx, label=label)
 
     def transact(self, fn: Any, label: str | None = None, gas: int | None = None) -> Any:
         """Simulate with eth_call, then send and wait; ChainError carrying the revert reason on failure."""
@@ -248,4 +266,46 @@ class Sender:
             raise ChainError(f"{label}: no receipt within 120 s") from exc
         if receipt["status"] != 1:
             raise ChainError(f"{label} reverted in block {receipt['blockNumber']}")
+        self.last_receipt = receipt
         return receipt
+
+
+@dataclass(frozen=True)
+class FactoryStack:
+    """The vault factory route, deployed once per chain (``deploy_vault_factory``)."""
+
+    factory: Contract
+    governance: str
+    chunks: tuple[str, ...]
+    initcode_hash: str  # 0x-hex keccak256 of the vault initcode the factory assembles
+    gas: dict[str, int]  # gasUsed: "governance", "chunks" (all), "factory"
+
+
+def vault_initcode() -> bytes:
+    """The RebalancingVault initcode (``load_artifact``'s build) the factory's chunks hold."""
+    return bytes.fromhex(load_artifact("RebalancingVault").bytecode.removeprefix("0x"))
+
+
+def deploy_vault_factory(sender: Sender, governance: str | None = None) -> FactoryStack:
+    """Deploy the VaultGovernance module (unless ``governance`` is given), the vault-initcode
+    data contracts and a VaultFactory over them; checks the factory's ``vault_initcode_hash``
+    against the local build."""
+    gas = {"governance": 0, "chunks": 0, "factory": 0}
+    if governance is None:
+        module = sender.deploy("VaultGovernance")
+        governance = module.address
+        gas["governance"] = int(sender.last_receipt["gasUsed"])
+    initcode = vault_initcode()
+    chunks = []
+    for i, chunk in enumerate(split_initcode(initcode)):
+        receipt = sender.deploy_code(data_contract_deploy_code(chunk), label=f"deploy vault code chunk {i}")
+        gas["chunks"] += int(receipt["gasUsed"])
+        chunks.append(receipt["contractAddress"])
+    factory = sender.deploy("VaultFactory", chunks, len(initcode), governance)
+    gas["factory"] = int(sender.last_receipt["gasUsed"])
+    expected = "0x" + Web3.keccak(initcode).hex().removeprefix("0x")
+    got = "0x" + bytes(factory.functions.vault_initcode_hash().call()).hex()
+    if got != expected:
+        raise ChainError(f"factory {factory.address} assembles initcode {got}, the local build is {expected}")
+    log.info("deployed vault factory %s (governance %s, chunks %s)", factory.address, governance, chunks)
+    return FactoryStack(factory, Web3.to_checksum_address(governance), tuple(chunks), expected, gas)

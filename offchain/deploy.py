@@ -1,13 +1,19 @@
 """Deploy a vault from a config file, safely: preflight every input on-chain before sending anything.
 
 ``load_config(path)`` reads a TOML vault config (see ``configs/sepolia.toml``). ``preflight(w3,
-config)`` checks, with reads only, the chain id, weights and parameters, every token (code,
-symbol, decimals), every feed (code, decimals, description, a fresh positive complete answer
-within its heartbeat) and, for every pair the keeper may trade, that the router's factory has a
-pool holding at least ``min_pool_liquidity_usd`` per side at feed prices. ``deploy(...)`` then
-deploys the factory (blueprint + ``VaultFactory``) and the lens if the chain's manifest has none,
-deploys the vault through the factory, accepts its ownership, applies per-feed heartbeats and
-parameters, and merges the vault into ``deployments/<chain-id>.json``.
+config)`` checks, with reads only, the chain id, weights and parameters (``offchain.model``'s
+bounds, the contract's), every token (code, symbol, decimals), every feed (code, decimals,
+description, a fresh positive complete answer within its heartbeat; the heartbeat itself within
+the vault's max-age bounds and, when the config gives the feed's published ``feed_heartbeat``, no
+more than a small margin above it), the optional L2 sequencer-uptime feed and, for every pair the
+keeper may trade, that the router's factory has a pool holding at least ``min_pool_liquidity_usd``
+per side at feed prices. ``deploy(...)`` then deploys the factory route (the VaultGovernance
+module, the vault-initcode data contracts and ``VaultFactory``, see ``offchain.chain
+.deploy_vault_factory``) and the lens if the chain's manifest has none that matches the local
+build, deploys the vault through the factory with its per-feed max ages (the heartbeats) and
+parameters as constructor arguments, accepts its ownership, and merges the vault into
+``deployments/<chain-id>.json``. No setter is called after deployment: loosening setters are
+timelocked, and there is nothing to set.
 
 Used by ``scripts/deploy.py`` (``brownie run scripts/deploy.py --network sepolia``).
 """
@@ -25,36 +31,21 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from offchain.chain import Sender, load_artifact
+from offchain.chain import Sender, deploy_vault_factory, load_artifact, vault_initcode
 from offchain.errors import ConfigError, InputError
 from offchain.manifest import DEPLOYMENTS, load_manifest, manifest_path, save_manifest
-from offchain.model import BPS
+from offchain.model import BPS, MAX_AGE_BOUNDS, MAX_SEQUENCER_GRACE, PARAM_KINDS, Params
 
 log = logging.getLogger(__name__)
 
-# The vault's hard bounds (contracts/RebalancingVault.vy), checked before deploying.
-PARAM_BOUNDS: dict[str, tuple[int, int]] = {
-    "drift_threshold_bps": (10, 5_000),
-    "rebalance_period": (86_400, 366 * 86_400),
-    "min_drift_bps": (1, 5_000),
-    "cooldown": (0, 30 * 86_400),
-    "max_slippage_bps": (1, 1_000),
-    "max_trade_bps": (100, 10_000),
-    "tolerance_bps": (0, 200),
-    "target_delay": (3_600, 30 * 86_400),
-}
-DEFAULT_PARAMS: dict[str, int] = {
-    "drift_threshold_bps": 500,
-    "rebalance_period": 30 * 86_400,
-    "min_drift_bps": 100,
-    "cooldown": 3_600,
-    "max_slippage_bps": 100,
-    "max_trade_bps": 5_000,
-    "tolerance_bps": 25,
-    "target_delay": 86_400,
-}
-MAX_AGE_BOUNDS = (60, 3 * 86_400)
-DEFAULT_MAX_AGE = 86_400
+ZERO = "0x" + "00" * 20
+DEFAULT_SEQUENCER_GRACE = 3_600  # seconds refused after an L2 sequencer restart
+
+
+def heartbeat_margin(feed_heartbeat: int) -> int:
+    """How far above a feed's published heartbeat its max age may go: 10 %, at least 60 s."""
+    return max(feed_heartbeat // 10, 60)
+
 
 _ERC20_ABI = [
     {"name": n, "type": "function", "stateMutability": "view", "inputs": [], "outputs": [{"type": t}]}
@@ -89,7 +80,8 @@ class AssetConfig:
     token: str
     feed: str
     weight_bps: int
-    heartbeat: int = DEFAULT_MAX_AGE  # seconds: the vault's max age for this feed
+    heartbeat: int  # seconds: the vault's max age for this feed (required: there is no default)
+    feed_heartbeat: int | None = None  # the feed's published heartbeat, when the config states it
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,9 @@ class VaultConfig:
     keeper: str | None  # None: the deployer
     guardian: str | None
     assets: tuple[AssetConfig, ...]
-    params: dict[str, int] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)  # only the keys the config sets
+    sequencer_feed: str | None = None  # Chainlink L2 sequencer-uptime feed; None on L1
+    sequencer_grace: int = DEFAULT_SEQUENCER_GRACE
     min_pool_liquidity_usd: float = 1_000.0
     pairs: tuple[tuple[str, str], ...] = ()  # empty: every pair of assets
     source: str = ""
@@ -110,6 +104,15 @@ class VaultConfig:
     @property
     def weights(self) -> list[int]:
         return [a.weight_bps for a in self.assets]
+
+    @property
+    def max_ages(self) -> list[int]:
+        """The vault's per-feed max ages: each asset's ``heartbeat``."""
+        return [a.heartbeat for a in self.assets]
+
+    def vault_params(self) -> Params:
+        """The vault's ten parameters: the contract defaults overridden by the config's."""
+        return Params(**self.params)
 
     def trade_pairs(self) -> list[tuple[int, int]]:
         idx = {a.symbol: i for i, a in enumerate(self.assets)}
@@ -155,17 +158,27 @@ def load_config(path: str | Path) -> VaultConfig:
                     token=_address(a["token"], f"{where}.token"),
                     feed=_address(a["feed"], f"{where}.feed"),
                     weight_bps=_int(a["weight_bps"], f"{where}.weight_bps"),
-                    heartbeat=_int(a.get("heartbeat", DEFAULT_MAX_AGE), f"{where}.heartbeat"),
+                    heartbeat=_int(a["heartbeat"], f"{where}.heartbeat"),
+                    feed_heartbeat=(
+                        None
+                        if a.get("feed_heartbeat") is None
+                        else _int(a["feed_heartbeat"], f"{where}.feed_heartbeat")
+                    ),
                 )
             )
         except KeyError as exc:
+            if exc.args[0] == "heartbeat":
+                raise ConfigError(
+                    f"{where} ({a.get('symbol', '?')}) lacks 'heartbeat': set the vault's max age for "
+                    f"its feed in seconds ({MAX_AGE_BOUNDS[0]}..{MAX_AGE_BOUNDS[1]}), a little above the "
+                    "feed's published heartbeat; there is no default"
+                ) from None
             raise ConfigError(f"{where} lacks {exc.args[0]!r}") from None
     params = {k: _int(v, f"vault.params.{k}") for k, v in vault.get("params", {}).items()}
-    unknown = set(params) - set(PARAM_BOUNDS)
+    unknown = set(params) - set(PARAM_KINDS)
     if unknown:
-        raise ConfigError(
-            f"vault.params: unknown parameter(s) {sorted(unknown)}; known: {sorted(PARAM_BOUNDS)}"
-        )
+        raise ConfigError(f"vault.params: unknown parameter(s) {sorted(unknown)}; known: {list(PARAM_KINDS)}")
+    sequencer = vault.get("sequencer_feed")
     pre = doc.get("preflight", {})
     pairs = []
     for spec in pre.get("pairs", []):
@@ -185,6 +198,8 @@ def load_config(path: str | Path) -> VaultConfig:
         guardian=None if guardian in (None, "") else _address(guardian, "vault.guardian"),
         assets=tuple(assets),
         params=params,
+        sequencer_feed=None if sequencer in (None, "") else _address(sequencer, "vault.sequencer_feed"),
+        sequencer_grace=_int(vault.get("sequencer_grace", DEFAULT_SEQUENCER_GRACE), "vault.sequencer_grace"),
         min_pool_liquidity_usd=float(pre.get("min_pool_liquidity_usd", 1_000.0)),
         pairs=tuple(pairs),
         source=str(p),
@@ -223,17 +238,27 @@ def _check_static(config: VaultConfig, out: Preflight) -> None:
     tokens = [a.token.lower() for a in config.assets]
     if len(set(tokens)) != n:
         out.errors.append("bad assets: the same token is listed twice")
-    params = {**DEFAULT_PARAMS, **config.params}
-    for k, v in config.params.items():
-        lo, hi = PARAM_BOUNDS[k]
-        if not lo <= v <= hi:
-            out.errors.append(f"bad parameter: {k} = {v} is outside the vault's bounds [{lo}, {hi}]")
-    if params["min_drift_bps"] > params["drift_threshold_bps"]:
-        out.errors.append("bad parameter: min_drift_bps must not exceed drift_threshold_bps")
+    for problem in config.vault_params().violations():  # the contract's bounds, one table (model)
+        out.errors.append(f"bad parameter: {problem}")
+    lo, hi = MAX_AGE_BOUNDS
     for a in config.assets:
-        lo, hi = MAX_AGE_BOUNDS
         if not lo <= a.heartbeat <= hi:
             out.errors.append(f"bad heartbeat: {a.symbol} heartbeat {a.heartbeat} s is outside [{lo}, {hi}]")
+        if a.feed_heartbeat is None:
+            out.warnings.append(
+                f"{a.symbol}: max age {a.heartbeat} s is not checked against the feed's published "
+                "heartbeat (set feed_heartbeat from the feed's page)"
+            )
+        elif a.heartbeat > a.feed_heartbeat + heartbeat_margin(a.feed_heartbeat):
+            out.errors.append(
+                f"bad heartbeat: {a.symbol} max age {a.heartbeat} s is above the feed's published "
+                f"heartbeat {a.feed_heartbeat} s plus {heartbeat_margin(a.feed_heartbeat)} s margin: a "
+                "frozen feed would be traded against"
+            )
+    if not 0 <= config.sequencer_grace <= MAX_SEQUENCER_GRACE:
+        out.errors.append(
+            f"bad parameter: sequencer_grace {config.sequencer_grace} is outside [0, {MAX_SEQUENCER_GRACE}]"
+        )
     symbols = [a.symbol for a in config.assets]
     for x, y in config.pairs:
         if x not in symbols or y not in symbols:
@@ -309,8 +334,35 @@ def preflight(w3: Web3, config: VaultConfig, now: int | None = None) -> Prefligh
             )
         else:
             prices[i] = answer / 10**decimals
+    _check_sequencer(w3, config, out, agg_abi, now)
     _check_pools(w3, config, out, prices)
     return out
+
+
+def _check_sequencer(w3: Web3, config: VaultConfig, out: Preflight, abi: Any, now: int) -> None:
+    """The optional L2 sequencer-uptime feed must exist and report the sequencer up (answer 0)."""
+    if config.sequencer_feed is None:
+        return
+    if not _has_code(w3, config.sequencer_feed):
+        out.errors.append(f"missing sequencer feed: no contract at {config.sequencer_feed}")
+        return
+    try:
+        _, answer, started_at, _, _ = (
+            w3.eth.contract(address=config.sequencer_feed, abi=abi).functions.latestRoundData().call()
+        )
+    except Exception as exc:  # noqa: BLE001
+        out.errors.append(
+            f"bad sequencer feed: {config.sequencer_feed} does not answer latestRoundData: {exc}"
+        )
+        return
+    if answer != 0 or started_at == 0 or started_at > now:
+        out.errors.append(
+            f"sequencer down: {config.sequencer_feed} answers {answer} (started at {started_at})"
+        )
+    elif now - started_at <= config.sequencer_grace:
+        out.warnings.append(
+            f"sequencer restarted {now - started_at} s ago, within its {config.sequencer_grace} s grace"
+        )
 
 
 def _check_pools(w3: Web3, config: VaultConfig, out: Preflight, prices: dict[int, float]) -> None:
@@ -364,11 +416,12 @@ def _check_pools(w3: Web3, config: VaultConfig, out: Preflight, prices: dict[int
 class Deployment:
     vault: str
     factory: str
-    blueprint: str
+    governance: str
+    chunks: list[str]
     lens: str
     manifest: Path
     block: int
-    gas_used: int
+    gas_used: int  # the vault's deployment through the factory (deploy_vault's gasUsed)
 
 
 def _existing(w3: Web3, manifest: dict[str, Any], key: str) -> str | None:
@@ -382,88 +435,119 @@ def _contract(w3: Web3, name: str, address: str) -> Contract:
     return w3.eth.contract(address=address, abi=load_artifact(name).abi)
 
 
+def _reusable_factory(w3: Web3, manifest: dict[str, Any]) -> Contract | None:
+    """The manifest's factory when it assembles exactly the local build's vault initcode."""
+    address = _existing(w3, manifest, "vault_factory")
+    if address is None:
+        return None
+    factory = _contract(w3, "VaultFactory", address)
+    try:
+        onchain = bytes(factory.functions.vault_initcode_hash().call())
+    except Exception:  # noqa: BLE001 - an older (blueprint) factory, or not a factory
+        log.warning(
+            "manifest's vault_factory %s is not a data-contract factory: deploying a new one", address
+        )
+        return None
+    if onchain != bytes(Web3.keccak(vault_initcode())):
+        log.warning("factory %s deploys another vault build than the local one: deploying a new one", address)
+        return None
+    return factory
+
+
+def vault_args(config: VaultConfig, keeper: str) -> list[Any]:
+    """``VaultFactory.deploy_vault``'s arguments (the vault's constructor's minus ``governance``)."""
+    return [
+        config.name,
+        config.symbol,
+        [a.token for a in config.assets],
+        [a.feed for a in config.assets],
+        config.weights,
+        config.max_ages,
+        config.vault_params().as_list(),
+        config.router,
+        keeper,
+        config.guardian or ZERO,
+        config.sequencer_feed or ZERO,
+        config.sequencer_grace,
+    ]
+
+
 def deploy(w3: Web3, sender: Sender, config: VaultConfig, *, out_dir: Path = DEPLOYMENTS) -> Deployment:
-    """Deploy (after a passing ``preflight``): factory and lens if missing, then the vault."""
+    """Deploy (after a passing ``preflight``): the factory route and lens if missing, then the vault."""
     path = manifest_path(config.chain_id, out_dir)
     manifest: dict[str, Any] = {"chain_id": config.chain_id, "vaults": []}
     if path.exists():
         manifest = load_manifest(path)
-    gas = 0
-    blueprint = _existing(w3, manifest, "vault_blueprint")
-    factory_addr = _existing(w3, manifest, "vault_factory")
-    if factory_addr is None or blueprint is None:
-        blueprint = sender.deploy_blueprint("RebalancingVault")
-        factory_addr = sender.deploy("VaultFactory", blueprint).address
-        log.info("deployed blueprint %s and factory %s", blueprint, factory_addr)
+    factory = _reusable_factory(w3, manifest)
+    if factory is None:
+        route = deploy_vault_factory(sender)
+        factory = route.factory
+        log.info(
+            "deployed governance %s, chunks %s and factory %s",
+            route.governance,
+            route.chunks,
+            factory.address,
+        )
+    governance = factory.functions.governance().call()
+    chunks = [factory.functions.vault_chunks(i).call() for i in range(factory.functions.N_CHUNKS().call())]
+    initcode_hash = "0x" + bytes(factory.functions.vault_initcode_hash().call()).hex()
     lens = _existing(w3, manifest, "lens") or sender.deploy("VaultLens").address
-    factory = _contract(w3, "VaultFactory", factory_addr)
-    zero = "0x" + "00" * 20
+    keeper = config.keeper or sender.address
     receipt = sender.transact(
-        factory.functions.deploy_vault(
-            config.name,
-            config.symbol,
-            [a.token for a in config.assets],
-            [a.feed for a in config.assets],
-            config.weights,
-            config.router,
-            config.keeper or sender.address,
-            config.guardian or zero,
-        ),
-        label="factory.deploy_vault",
+        factory.functions.deploy_vault(*vault_args(config, keeper)), label="factory.deploy_vault"
     )
-    gas += receipt["gasUsed"]
     events = factory.events.VaultDeployed().process_receipt(receipt, errors=DISCARD)
     vault_addr = events[0]["args"]["vault"]
     vault = _contract(w3, "RebalancingVault", vault_addr)
     sender.transact(vault.functions.accept_ownership(), label="vault.accept_ownership")
-    for a in config.assets:
-        if a.heartbeat != DEFAULT_MAX_AGE:
-            sender.transact(vault.functions.set_max_age(a.feed, a.heartbeat), label=f"set_max_age {a.symbol}")
-    for name in _param_order(config.params):
-        if getattr(vault.functions, name)().call() != config.params[name]:  # skip no-op setters
-            sender.transact(getattr(vault.functions, f"set_{name}")(config.params[name]), label=f"set_{name}")
     entry = {
         "address": vault_addr,
         "name": config.name,
         "symbol": config.symbol,
         "deployment_block": receipt["blockNumber"],
         "deployment_tx": receipt["transactionHash"].hex(),
-        "factory": factory_addr,
+        "deployment_gas": receipt["gasUsed"],
+        "factory": factory.address,
+        "governance": governance,
         "assets": [a.token for a in config.assets],
         "asset_symbols": [a.symbol for a in config.assets],
         "feeds": [a.feed for a in config.assets],
-        "heartbeats": [a.heartbeat for a in config.assets],
+        "heartbeats": config.max_ages,
+        "max_ages": list(vault.functions.get_max_ages().call()),
         "target_weights": config.weights,
         "router": config.router,
         "owner": vault.functions.owner().call(),
-        "keeper": config.keeper or sender.address,
+        "keeper": keeper,
         "guardian": config.guardian,
-        "params": {k: getattr(vault.functions, k)().call() for k in PARAM_BOUNDS},
+        "sequencer": list(vault.functions.sequencer().call()),
+        "params": dict(zip(PARAM_KINDS, vault.functions.get_params().call(), strict=True)),
         "config": config.source,
     }
+    manifest.pop("vault_blueprint", None)  # the EIP-5202 route is gone (issue 9)
     manifest.update(
         {
             "chain_id": config.chain_id,
             "network": config.network,
-            "vault_blueprint": blueprint,
-            "vault_factory": factory_addr,
+            "vault_factory": factory.address,
+            "vault_governance": governance,
+            "vault_chunks": chunks,
+            "vault_initcode_hash": initcode_hash,
             "lens": lens,
             "router": config.router,
             "vaults": [entry],
         }
     )
     saved = save_manifest(manifest, path)
-    return Deployment(vault_addr, factory_addr, blueprint, lens, saved, receipt["blockNumber"], gas)
-
-
-def _param_order(params: dict[str, int]) -> list[str]:
-    """Order setters so min_drift_bps <= drift_threshold_bps holds after every step: the new min
-    drift goes first when it fits under the current (default) threshold, else last."""
-    names = [n for n in params if n != "min_drift_bps"]
-    if "min_drift_bps" in params:
-        first = params["min_drift_bps"] <= DEFAULT_PARAMS["drift_threshold_bps"]
-        names.insert(0 if first else len(names), "min_drift_bps")
-    return names
+    return Deployment(
+        vault_addr,
+        factory.address,
+        governance,
+        chunks,
+        lens,
+        saved,
+        receipt["blockNumber"],
+        receipt["gasUsed"],
+    )
 
 
 def require_ok(result: Preflight) -> None:
@@ -501,11 +585,13 @@ def print_plan(config: VaultConfig, result: Preflight, sender_address: str, cons
         usd = pool["usd_per_side"]
         p.add_row(pool["pair"], pool["address"], "-" if usd is None else f"${usd:,.0f}")
     console.print(p)
-    params = {**DEFAULT_PARAMS, **config.params}
-    console.print("parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    params = config.vault_params()
+    console.print("parameters: " + ", ".join(f"{k}={getattr(params, k)}" for k in PARAM_KINDS))
     console.print(
         f"router {config.router}; owner {sender_address} (deployer); "
-        f"keeper {config.keeper or sender_address}; guardian {config.guardian or 'none'}"
+        f"keeper {config.keeper or sender_address}; guardian {config.guardian or 'none'}; "
+        f"sequencer feed {config.sequencer_feed or 'none'}"
+        + (f" (grace {config.sequencer_grace} s)" if config.sequencer_feed else "")
     )
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")

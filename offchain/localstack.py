@@ -1,5 +1,8 @@
 """Deploy the local stack on a running node: 4 token doubles with realistic prices and decimals,
-their Chainlink feed doubles, a Uniswap V2 double with deep pools for every pair, and one vault.
+their Chainlink feed doubles, a Uniswap V2 double with deep pools for every pair, the
+VaultGovernance module and one vault (deployed directly: its parameters, per-feed max ages and
+optional sequencer feed are constructor arguments; ``offchain.chain.deploy_vault_factory`` is the
+factory route).
 
 Used by ``scripts/deploy_local.py`` (brownie), ``make demo`` and the benchmarks. All amounts are
 integers in token units; prices are feed answers with 8 decimals, as Chainlink's USD feeds use.
@@ -9,11 +12,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from web3.contract import Contract
 
+from offchain import model
 from offchain.chain import Sender
 
 log = logging.getLogger(__name__)
@@ -28,6 +33,9 @@ class TokenSpec:
     symbol: str
     decimals: int
     price: int  # feed answer, 8 decimals
+    # The double feed's "heartbeat", used as the vault's max age for it: a day, so local demos and
+    # tests that move time by hours need not refresh every feed (a real feed's is often 1 h).
+    heartbeat: int = 86_400
 
 
 # A USD stablecoin (6), a BTC-like token (8), two 18-decimal tokens.
@@ -52,6 +60,7 @@ class LocalStack:
     vault: Contract
     lens: Contract
     blocks: dict[str, int]
+    governance: str = ""  # the VaultGovernance module the vault delegates to
 
     def amount_for_usd(self, i: int, usd: int) -> int:
         """Token units of asset ``i`` worth ``usd`` dollars at its feed price."""
@@ -67,6 +76,7 @@ class LocalStack:
             "router": self.router.address,
             "factory": self.factory.address,
             "lens": self.lens.address,
+            "governance": self.governance,
             "tokens": [
                 {
                     "symbol": s.symbol,
@@ -90,19 +100,10 @@ class LocalStack:
                     "router": v.router().call(),
                     "owner": v.owner().call(),
                     "guardian": v.guardian().call(),
-                    "params": {
-                        name: getattr(v, name)().call()
-                        for name in (
-                            "drift_threshold_bps",
-                            "rebalance_period",
-                            "min_drift_bps",
-                            "cooldown",
-                            "max_slippage_bps",
-                            "max_trade_bps",
-                            "tolerance_bps",
-                            "target_delay",
-                        )
-                    },
+                    "governance": v.governance().call(),
+                    "max_ages": list(v.get_max_ages().call()),
+                    "sequencer": list(v.sequencer().call()),
+                    "params": dict(zip(model.PARAM_KINDS, v.get_params().call(), strict=True)),
                 }
             ],
             "blocks": self.blocks,
@@ -118,8 +119,17 @@ def deploy_local_stack(
     weights: tuple[int, ...] = DEFAULT_WEIGHTS,
     pool_depth_usd: int = 100_000_000,
     lp: str | None = None,
+    params: model.Params | None = None,
+    max_ages: Sequence[int] | None = None,
+    sequencer: str | None = None,
+    sequencer_grace: int = 3_600,
+    governance: str | None = None,
 ) -> LocalStack:
-    """Deploy tokens, feeds, the AMM with ``pool_depth_usd`` per side in every pair, and a vault."""
+    """Deploy tokens, feeds, the AMM with ``pool_depth_usd`` per side in every pair, and a vault.
+
+    ``params`` (default ``model.Params()``), ``max_ages`` (default each spec's ``heartbeat``),
+    ``sequencer``/``sequencer_grace`` go to the vault's constructor; ``governance``: an existing
+    VaultGovernance module (default: deploy one)."""
     w3 = sender.w3
     zero = "0x" + "00" * 20
     blocks: dict[str, int] = {"start": w3.eth.block_number + 1}
@@ -129,6 +139,7 @@ def deploy_local_stack(
     factory = sender.deploy("UniswapV2FactoryDouble", template.address)
     router = sender.deploy("UniswapV2RouterDouble", factory.address)
     lens = sender.deploy("VaultLens")
+    governance = governance or sender.deploy("VaultGovernance").address
 
     provider = lp or sender.address
     stack_lp = Sender(w3, provider) if lp else sender
@@ -159,11 +170,16 @@ def deploy_local_stack(
         [t.address for t in tokens],
         [f.address for f in feeds],
         list(weights),
+        list(max_ages) if max_ages is not None else [s.heartbeat for s in specs],
+        (params or model.Params()).as_list(),
         router.address,
+        governance,
         keeper or zero,
         guardian or zero,
+        sequencer or zero,
+        sequencer_grace,
     )
     blocks["vault"] = w3.eth.block_number
     blocks["end"] = w3.eth.block_number
     log.info("local stack deployed: vault %s, router %s", vault.address, router.address)
-    return LocalStack(sender, tokens, feeds, specs, factory, router, pairs, vault, lens, blocks)
+    return LocalStack(sender, tokens, feeds, specs, factory, router, pairs, vault, lens, blocks, governance)

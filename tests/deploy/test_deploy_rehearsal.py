@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3 import Web3
 
-from offchain.chain import Anvil, Sender, connect, load_artifact
+from offchain import model
+from offchain.chain import Anvil, Sender, connect, load_artifact, vault_initcode
 from offchain.deploy import deploy, load_config, preflight, require_ok
-from offchain.errors import InputError
+from offchain.errors import ConfigError, InputError
 from offchain.keeper.keys import load_signer
 from offchain.localstack import deploy_local_stack
 from offchain.manifest import load_manifest
@@ -61,11 +63,19 @@ def test_rehearsal_deploys_factory_and_vault_and_writes_manifest(chain, tmp_path
     vault = w3.eth.contract(address=done.vault, abi=load_artifact("RebalancingVault").abi)
     assert vault.functions.owner().call() == sender.address  # ownership accepted from the factory
     assert vault.functions.get_target_weights().call() == [4_000, 4_000, 2_000]
-    assert vault.functions.get_max_ages().call() == [90_000] * 3  # heartbeats applied
+    assert vault.functions.get_max_ages().call() == [90_000] * 3  # heartbeats, at construction
+    assert vault.functions.governance().call() == manifest["vault_governance"] == done.governance
+    assert vault.functions.pending_changes().call() == []  # no setter after deployment
+    assert model.Params.from_list(vault.functions.get_params().call()) == cfg.vault_params()
+    assert entry["params"] == dict(zip(model.PARAM_KINDS, cfg.vault_params().as_list(), strict=True))
+    assert entry["params"]["loss_budget_bps"] == 100 and entry["params"]["loss_window"] == 7 * 86_400
+    assert entry["deployment_gas"] == done.gas_used > 0
     assert vault.functions.is_keeper(sender.address).call()
     factory = w3.eth.contract(address=done.factory, abi=load_artifact("VaultFactory").abi)
     assert factory.functions.is_vault(done.vault).call() and factory.functions.vault_count().call() == 1
     assert factory.functions.vaults_by(sender.address).call() == [done.vault]
+    assert manifest["vault_chunks"] == done.chunks and "vault_blueprint" not in manifest
+    assert manifest["vault_initcode_hash"] == "0x" + bytes(Web3.keccak(vault_initcode())).hex()
     assert entry["params"]["drift_threshold_bps"] == 500 and entry["deployment_block"] == done.block
 
 
@@ -76,6 +86,7 @@ def test_second_deployment_reuses_factory_and_keeps_first_vault(chain, tmp_path)
     second = deploy(w3, sender, cfg, out_dir=tmp_path)
     manifest = load_manifest(tmp_path / f"{SEPOLIA}.json")
     assert second.factory == first.factory and second.vault != first.vault
+    assert second.governance == first.governance and second.chunks == first.chunks
     assert [v["address"] for v in manifest["vaults"]] == [first.vault, second.vault]
 
 
@@ -164,3 +175,84 @@ def test_bad_config_file_is_one_line(tmp_path):
         load_config(bad)
     with pytest.raises(Exception, match=r"not found"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_config_params_go_to_the_constructor(chain, tmp_path):
+    w3, sender, stack = chain
+    loose = [("cooldown = 3_600", "cooldown = 0"), ("max_slippage_bps = 100", "max_slippage_bps = 300")]
+    loose += [
+        ("loss_budget_bps = 100", "loss_budget_bps = 250"),
+        ("loss_window = 604_800", "loss_window = 86_400"),
+    ]
+    cfg = load_config(_config(tmp_path, stack, replace=loose))
+    assert preflight(w3, cfg).ok
+    done = deploy(w3, sender, cfg, out_dir=tmp_path)
+    vault = w3.eth.contract(address=done.vault, abi=load_artifact("RebalancingVault").abi)
+    got = model.Params.from_list(vault.functions.get_params().call())
+    assert (got.cooldown, got.max_slippage_bps, got.loss_budget_bps, got.loss_window) == (0, 300, 250, 86_400)
+    assert vault.functions.pending_changes().call() == []  # applied at construction, nothing queued
+
+
+def test_heartbeat_is_required_with_a_one_line_error(chain, tmp_path):
+    _, _, stack = chain
+    path = _config(
+        tmp_path, stack, replace=[("heartbeat = 90_000\nweight_bps = 2_000", "weight_bps = 2_000")]
+    )
+    with pytest.raises(
+        ConfigError, match=r"vault.assets\[2\] \(LINK\) lacks 'heartbeat'.*no default"
+    ) as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("heartbeat", ["59", "259_201"])
+def test_preflight_stops_on_heartbeat_outside_max_age_bounds(chain, tmp_path, heartbeat):
+    w3, sender, stack = chain
+    path = _config(
+        tmp_path,
+        stack,
+        replace=[("heartbeat = 90_000\nweight_bps = 2_000", f"heartbeat = {heartbeat}\nweight_bps = 2_000")],
+    )
+    _fails_without_sending(w3, sender, path, r"bad heartbeat: LINK heartbeat \d+ s is outside \[60, 259200\]")
+
+
+def test_preflight_stops_on_max_age_above_published_heartbeat(chain, tmp_path):
+    w3, sender, stack = chain
+    published = [
+        (
+            "heartbeat = 90_000\nweight_bps = 2_000",
+            "heartbeat = 90_000\nfeed_heartbeat = 3_600\nweight_bps = 2_000",
+        )
+    ]
+    path = _config(tmp_path, stack, replace=published)
+    _fails_without_sending(
+        w3,
+        sender,
+        path,
+        r"bad heartbeat: LINK max age 90000 s is above the feed's published heartbeat 3600 s",
+    )
+    ok = [
+        (
+            "heartbeat = 90_000\nweight_bps = 2_000",
+            "heartbeat = 3_900\nfeed_heartbeat = 3_600\nweight_bps = 2_000",
+        )
+    ]
+    result = preflight(w3, load_config(_config(tmp_path, stack, replace=ok)))
+    assert result.ok, result.errors
+    assert not any("LINK: max age" in w for w in result.warnings)  # checked, so no warning
+    assert any("USDC: max age 90000 s is not checked" in w for w in result.warnings)
+
+
+def test_preflight_stops_on_bad_loss_budget(chain, tmp_path):
+    w3, sender, stack = chain
+    path = _config(tmp_path, stack, replace=[("loss_budget_bps = 100", "loss_budget_bps = 1_001")])
+    _fails_without_sending(w3, sender, path, r"bad parameter: loss_budget_bps 1001 is outside \[1, 1000\]")
+
+
+def test_unknown_parameter_is_refused(chain, tmp_path):
+    _, _, stack = chain
+    path = _config(
+        tmp_path, stack, replace=[("loss_window = 604_800", "loss_window = 604_800\nloss_windows = 1")]
+    )
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) \['loss_windows'\]"):
+        load_config(path)
