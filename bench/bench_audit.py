@@ -5,11 +5,11 @@ Run: ``.venv/bin/python bench/bench_audit.py [--rebalances 1000] [--assets 4] [-
 Setup (not timed as the audit): start the pinned Anvil (keeping every historical state), deploy
 the local stack (``offchain.localstack``: token, feed and Uniswap V2 doubles, $100M per side in every
 pool) with the first ``--assets`` tokens (USDC/WBTC/WETH/LINK, weights rescaled from 40/30/20/10),
-deposit $1M, set the vault's ``cooldown`` to 0, ``target_delay`` to its minimum (1 h) and every
-feed's max age to 3 days, then repeat N times: queue target weights with the first two assets'
-weights swapped (40/30 <-> 30/40: 1,000 bps of drift), let 1 h pass (``evm_increaseTime``), apply
-them and rebalance with ``offchain.vault.build_trades`` (no-trade band 30 bps; if the vault refuses
-the whole list, the largest trade alone). Prices stay put, so no
+with the vault's ``cooldown`` 0, ``target_delay`` at its minimum (1 h) and every feed's max age
+3 days, all passed to its constructor, deposit $1M, then repeat N times: queue target weights
+with the first two assets' weights swapped (40/30 <-> 30/40: 1,000 bps of drift), let 1 h pass
+(``evm_increaseTime``), apply them and rebalance with ``offchain.vault.build_trades`` (no-trade
+band 30 bps; if the vault refuses the whole list, the largest trade alone). Prices stay put, so no
 arbitrage is needed; the alternating trades keep the pools balanced; feeds are refreshed every 40
 rounds. (A price-driven market, as in the tests, costs ~8 transactions per rebalance instead of 3.)
 
@@ -24,6 +24,7 @@ cache adds one Vyper compilation, ~5-9 s). Progress lines go to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -34,12 +35,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from offchain import model  # noqa: E402
 from offchain.audit.decode import EventDecoder  # noqa: E402
 from offchain.audit.sandbox import Sandbox  # noqa: E402
 from offchain.audit.verify import audit  # noqa: E402
 from offchain.chain import Anvil, Sender, connect  # noqa: E402
 from offchain.errors import ChainError  # noqa: E402
-from offchain.localstack import DEFAULT_TOKENS, DEFAULT_WEIGHTS  # noqa: E402
+from offchain.localstack import DEFAULT_TOKENS, DEFAULT_WEIGHTS, deploy_local_stack  # noqa: E402
 from offchain.rpc import Rpc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,13 +76,28 @@ def build_history(node: Anvil, n_rebalances: int, n_assets: int) -> tuple[str, d
     base = weights_for(n_assets)
     # the other target set: the first two assets' weights swapped (1,000 bps drift for 40/30/20/10)
     other = (base[1], base[0], *base[2:])
-    sb = Sandbox.create(w3, specs=DEFAULT_TOKENS[:n_assets], weights=base)
-    sb.owner, sb.keeper = FastSender(w3, sb.owner.address), FastSender(w3, sb.keeper.address)
+    # no cooldown, a 1 h target timelock and 3-day max ages, at construction (issue 9: loosening
+    # setters are timelocked); otherwise Sandbox.create's stack and $1M deposit
+    specs = tuple(dataclasses.replace(s, heartbeat=3 * 86_400) for s in DEFAULT_TOKENS[:n_assets])
+    owner, keeper, guardian, investor = w3.eth.accounts[:4]
+    stack = deploy_local_stack(
+        Sender(w3, owner),
+        keeper=keeper,
+        guardian=guardian,
+        specs=specs,
+        weights=base,
+        params=model.Params(cooldown=0, target_delay=3_600),
+    )
+    sb = Sandbox(
+        w3,
+        stack,
+        FastSender(w3, owner),
+        FastSender(w3, keeper),
+        Sender(w3, investor),
+        [s.price for s in specs],
+    )
+    sb.deposit(1_000_000)
     v = sb.vault.functions
-    sb.owner.transact(v.set_cooldown(0))
-    sb.owner.transact(v.set_target_delay(3_600))
-    for f in sb.stack.feeds:
-        sb.owner.transact(v.set_max_age(f.address, 3 * 86_400))
     done = failed = single = k = 0
     while done < n_rebalances:
         k += 1

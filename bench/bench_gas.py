@@ -10,6 +10,12 @@ What is measured (every figure is a receipt's ``gasUsed`` unless said otherwise)
 * Vault deployment gas, and the vault's runtime code size as ``len(eth_getCode(vault))``: that
   includes the immutables Vyper appends to the runtime code; compared with the EIP-170 limit
   (24,576 bytes).
+* The factory route (issue 9: the vault's initcode is over 24,576 bytes, so no EIP-5202 blueprint):
+  one-time gasUsed of the VaultGovernance module, the vault-initcode data contracts and the
+  VaultFactory, then the per-vault cost, ``factory.deploy_vault``'s gasUsed (assembling the
+  initcode from the chunks + ``raw_create``).
+* Compiled sizes (runtime, initcode) of the vault, governance module, factory and lens for
+  ``prague`` and ``shanghai``, from ``vyper --evm-version X -f bytecode,bytecode_runtime``.
 * Deposit, first: into the empty vault (reads the 4 feeds, every storage slot written from zero).
 * Deposit, later: proportional, all 4 assets, by a new shareholder and by an existing one. Depositors
   hold more of each token than they deposit and approved the vault once with an infinite allowance
@@ -72,9 +78,10 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from web3 import Web3  # noqa: E402
+from web3.logs import DISCARD  # noqa: E402
 
 from offchain import model  # noqa: E402
-from offchain.chain import Anvil, Sender, anvil_binary, connect  # noqa: E402
+from offchain.chain import Anvil, Sender, anvil_binary, connect, deploy_vault_factory  # noqa: E402
 from offchain.localstack import MAX_UINT, LocalStack, deploy_local_stack  # noqa: E402
 from offchain.market import arbitrage_pair  # noqa: E402
 from offchain.vault import ProposedTrade, VaultState, build_trades, read_state  # noqa: E402
@@ -311,6 +318,37 @@ def gas_breakdown(chain: Chain, tx_hash: str, stack: LocalStack) -> dict[str, An
     }
 
 
+SIZE_CONTRACTS = ("RebalancingVault", "VaultGovernance", "VaultFactory", "VaultLens")
+EVM_VERSIONS = ("prague", "shanghai")
+
+
+def compiled_sizes() -> list[dict[str, Any]]:
+    """Runtime and initcode sizes of the contracts, compiled by the pinned Vyper for each EVM
+    version (``vyper --evm-version X -f bytecode,bytecode_runtime``)."""
+    vyper = ROOT / ".venv" / "bin" / "vyper"
+    out = []
+    for name in SIZE_CONTRACTS:
+        for evm in EVM_VERSIONS:
+            proc = subprocess.run(
+                [str(vyper), "--evm-version", evm, "-f", "bytecode,bytecode_runtime", f"contracts/{name}.vy"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            check(proc.returncode == 0, f"vyper failed on {name} for {evm}: {proc.stderr.strip()[-300:]}")
+            initcode, runtime = proc.stdout.split()
+            out.append(
+                {
+                    "contract": name,
+                    "evm_version": evm,
+                    "initcode_bytes": len(initcode.removeprefix("0x")) // 2,
+                    "runtime_bytes": len(runtime.removeprefix("0x")) // 2,
+                }
+            )
+    return out
+
+
 def contract_provenance() -> dict[str, Any]:
     """Which vault source was measured: git commit, whether the file differs from it, its sha256."""
     rel = "contracts/RebalancingVault.vy"
@@ -362,35 +400,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "eip170_limit_bytes": EIP170_LIMIT,
             "headroom_bytes": EIP170_LIMIT - len(code),
         }
-        # the same vault through the factory (issue #6): blueprint + factory once, then per vault
-        blueprint = deployer.deploy_blueprint("RebalancingVault")
-        blueprint_gas = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][-1])[
-            "gasUsed"
-        ]
-        factory = deployer.deploy("VaultFactory", blueprint)
-        factory_gas = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][-1])[
-            "gasUsed"
-        ]
+        # the same vault through the factory (issue 9: data-contract route): the governance module,
+        # the initcode chunks and the factory once per chain, then deploy_vault per vault
+        route = deploy_vault_factory(deployer)
+        factory = route.factory
+        targets_for_factory = vault.functions.get_target_weights().call()
         via = deployer.transact(
             factory.functions.deploy_vault(
                 "via factory",
                 "bVF",
                 [t.address for t in stack.tokens],
                 [f.address for f in stack.feeds],
-                targets_for_factory := vault.functions.get_target_weights().call(),
+                targets_for_factory,
+                vault.functions.get_max_ages().call(),
+                vault.functions.get_params().call(),
                 router.address,
                 keeper,
                 guardian,
+                "0x" + "00" * 20,
+                3_600,
             ),
             label="factory.deploy_vault",
         )
         check(len(targets_for_factory) == len(stack.tokens), "targets")
+        via_vault = factory.events.VaultDeployed().process_receipt(via, errors=DISCARD)[0]["args"]["vault"]
+        # same code; only the immutables appended to it differ (governance module, ...)
+        check(
+            len(w3.eth.get_code(via_vault)) == len(code),
+            "the factory's vault has other code than the direct one",
+        )
         results["deployment"].update(
             {
-                "blueprint_gas": blueprint_gas,
-                "blueprint_code_bytes": len(w3.eth.get_code(blueprint)),
-                "factory_gas": factory_gas,
+                "governance_gas": route.gas["governance"],
+                "governance_code_bytes": len(w3.eth.get_code(route.governance)),
+                "chunks_gas": route.gas["chunks"],
+                "chunks": len(route.chunks),
+                "chunk_code_bytes": len(w3.eth.get_code(route.chunks[0])),
+                "factory_gas": route.gas["factory"],
+                "factory_code_bytes": len(w3.eth.get_code(factory.address)),
+                "vault_initcode_hash": route.initcode_hash,
                 "vault_via_factory_gas": via["gasUsed"],
+                "sizes": compiled_sizes(),
             }
         )
 
@@ -571,10 +621,32 @@ def render(res: dict[str, Any], console: Console) -> None:
     t.add_row(
         "headroom", f"{d['headroom_bytes']:,} bytes ({d['runtime_code_bytes'] / EIP170_LIMIT:.1%} used)"
     )
-    t.add_row("blueprint (EIP-5202) deployment gasUsed, once per chain", f"{d['blueprint_gas']:,}")
-    t.add_row("blueprint code (preamble + vault initcode)", f"{d['blueprint_code_bytes']:,} bytes")
+    t.add_row("VaultGovernance module deployment gasUsed, once per chain", f"{d['governance_gas']:,}")
+    t.add_row("VaultGovernance runtime code", f"{d['governance_code_bytes']:,} bytes")
+    t.add_row(
+        f"{d['chunks']} vault-initcode data contracts, gasUsed, once per chain",
+        f"{d['chunks_gas']:,} ({d['chunk_code_bytes']:,} bytes each)",
+    )
     t.add_row("VaultFactory deployment gasUsed, once per chain", f"{d['factory_gas']:,}")
-    t.add_row("vault via factory.deploy_vault gasUsed", f"{d['vault_via_factory_gas']:,}")
+    t.add_row("VaultFactory runtime code", f"{d['factory_code_bytes']:,} bytes")
+    t.add_row(
+        "factory's vault_initcode_hash (= keccak of the local build)", d["vault_initcode_hash"][:18] + "..."
+    )
+    t.add_row("[bold]per vault: factory.deploy_vault gasUsed[/]", f"{d['vault_via_factory_gas']:,}")
+    console.print(t)
+
+    t = Table(title="Compiled sizes (vyper -f bytecode,bytecode_runtime; runtime excludes immutables)")
+    for col in ("contract", "evm version", "runtime", "initcode", "runtime fits EIP-170", "initcode fits"):
+        t.add_column(col, justify="right" if col in ("runtime", "initcode") else "left")
+    for row in d["sizes"]:
+        t.add_row(
+            row["contract"],
+            row["evm_version"],
+            f"{row['runtime_bytes']:,}",
+            f"{row['initcode_bytes']:,}",
+            "yes" if row["runtime_bytes"] <= EIP170_LIMIT else "[red]NO[/]",
+            "one contract" if row["initcode_bytes"] <= EIP170_LIMIT else "needs the chunk route",
+        )
     console.print(t)
 
     labels = {

@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/bench_keeper.py [--vaults 100] [--repeats 5] [--json]``. It starts and stops
 its own Anvil, deploys the local stack (``offchain.localstack``), then ``--vaults`` RebalancingVaults
-over the same 4 tokens/feeds/pools with random target weights, and a $100k deposit in each (all set-up
+over the same 4 tokens/feeds/pools and governance module with random target weights (default
+parameters, the stack's max ages), and a $100k deposit in each (all set-up
 transactions sent in JSON-RPC batches and mined a few blocks at a time). Then it times, with the
 keeper's own code (``offchain.keeper.runner.Keeper``, dry run, no key):
 
@@ -38,6 +39,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from web3 import Web3  # noqa: E402
 
+from offchain import model  # noqa: E402
 from offchain.chain import Anvil, Sender, connect, load_artifact  # noqa: E402
 from offchain.keeper.config import KeeperConfig  # noqa: E402
 from offchain.keeper.runner import Keeper  # noqa: E402
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         ctor_types = get_abi_input_types(next(x for x in art.abi if x["type"] == "constructor"))
         tokens = [t.address for t in stack.tokens]
         feeds = [f.address for f in stack.feeds]
+        max_ages = [sp.heartbeat for sp in stack.specs]  # the stack's, as its own vault
+        params = model.Params().as_list()
         weights = []
         deploys = []
         for i in range(a.vaults):
@@ -124,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             bps = [int(x) for x in w]
             bps[0] += 10_000 - sum(bps)
             weights.append(bps)
-            args = [f"bench {i}", f"bB{i}", tokens, feeds, bps, stack.router.address, keeper_addr, guardian]
+            args = [f"bench {i}", f"bB{i}", tokens, feeds, bps, max_ages, params, stack.router.address]
+            args += [stack.governance, keeper_addr, guardian, "0x" + "00" * 20, 3_600]
             data = art.bytecode + abi_encode(ctor_types, args).hex()
             deploys.append({"data": data, "gas": hex(8_000_000)})
         receipts = send_all(rpc, deploys, owner)

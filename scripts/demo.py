@@ -360,18 +360,19 @@ def run(args: argparse.Namespace) -> int:
         owner, keeper_addr, guardian, investor = w3.eth.accounts[:4]
         deployer = Sender(w3, owner)
         console.print(f"[bold]Anvil[/] {node.url} (chain id {w3.eth.chain_id}); deploying the local stack...")
-        stack = deploy_local_stack(deployer, keeper=keeper_addr, guardian=guardian)
+        # the trigger parameters go to the vault's constructor (a loosening setter would be queued)
+        params = model.Params(
+            drift_threshold_bps=args.threshold_bps,
+            min_drift_bps=args.min_drift_bps,
+            rebalance_period=args.period_days * DAY,
+        )
+        problems = params.violations()
+        if problems:
+            raise SystemExit("demo: " + "; ".join(problems))
+        stack = deploy_local_stack(deployer, keeper=keeper_addr, guardian=guardian, params=params)
         vault = stack.vault
         symbols = [s.symbol for s in stack.specs]
         v = vault.functions
-        if args.min_drift_bps < 100:
-            deployer.transact(v.set_min_drift_bps(args.min_drift_bps))
-        if args.threshold_bps != 500:
-            deployer.transact(v.set_drift_threshold_bps(args.threshold_bps))
-        if args.min_drift_bps >= 100 and args.min_drift_bps != 100:
-            deployer.transact(v.set_min_drift_bps(args.min_drift_bps))
-        if args.period_days != 30:
-            deployer.transact(v.set_rebalance_period(args.period_days * DAY))
 
         inv = Sender(w3, investor)
         targets = v.get_target_weights().call()

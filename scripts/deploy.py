@@ -4,9 +4,12 @@
     brownie run scripts/deploy.py main configs/sepolia.toml yes --network sepolia   # no prompt
 
 Nothing is sent until every preflight check passes (chain id, tokens, feeds and their freshness,
-the router's pools and their liquidity, weights, parameters) and the plan is confirmed. The
-factory and lens are deployed if the chain's manifest has none; the vault is recorded in
-deployments/<chain-id>.json without touching other entries.
+the router's pools and their liquidity, weights, parameters, heartbeats, the optional sequencer
+feed) and the plan is confirmed. The factory route (VaultGovernance module, vault-initcode data
+contracts, VaultFactory) and the lens are deployed if the chain's manifest has none matching the
+local build; the vault is deployed through the factory with its parameters and per-feed max ages
+as constructor arguments (no setter afterwards) and recorded in deployments/<chain-id>.json
+without touching other entries.
 
 Signing key, in this order (never printed):
   BALLAST_DEPLOYER_KEYSTORE=path/to/keystore.json + BALLAST_DEPLOYER_PASSWORD_FILE or
@@ -83,7 +86,14 @@ def main(config: str | None = None, yes: str = "") -> dict | None:
         console.print(f"[red]deploy: error:[/] {exc}")
         raise SystemExit(2) from None
     console.print(
-        f"vault {done.vault} deployed in block {done.block} (factory {done.factory}, lens {done.lens}); "
-        f"manifest {done.manifest}"
+        f"vault {done.vault} deployed in block {done.block} for {done.gas_used:,} gas (factory "
+        f"{done.factory}, governance {done.governance}, lens {done.lens}); manifest {done.manifest}"
     )
-    return {"vault": done.vault, "factory": done.factory, "lens": done.lens, "manifest": str(done.manifest)}
+    return {
+        "vault": done.vault,
+        "factory": done.factory,
+        "governance": done.governance,
+        "lens": done.lens,
+        "manifest": str(done.manifest),
+        "gas_used": done.gas_used,
+    }

@@ -1,5 +1,6 @@
-"""Deploy the local stack (4 token doubles, feeds, Uniswap V2 double, one 40/30/20/10 vault) on
-the network brownie is connected to, and write deployments/<chain-id>.json.
+"""Deploy the local stack (4 token doubles, feeds, Uniswap V2 double, the VaultGovernance module,
+one 40/30/20/10 vault with the default parameters and a 1-day max age per double feed) on the
+network brownie is connected to, and write deployments/<chain-id>.json.
 
     brownie run scripts/deploy_local.py                  # brownie's development network (Anvil)
     brownie run scripts/deploy_local.py --network NAME   # any node whose tokens may be doubles

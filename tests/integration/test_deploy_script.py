@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from offchain import model
 from offchain.manifest import load_manifest, save_manifest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "deploy_local.py"
@@ -37,6 +38,10 @@ def test_deploy_local_writes_a_complete_manifest(deploy_script, tmp_path, Rebala
         entry["params"]["drift_threshold_bps"] == 500 and entry["deployment_block"] <= web3.eth.block_number
     )
     assert web3.eth.get_code(on_disk["lens"]) != b""
+    assert entry["governance"] == on_disk["governance"] == vault.governance()
+    assert entry["max_ages"] == [86_400] * 4 == list(vault.get_max_ages())  # the doubles' heartbeat
+    assert entry["sequencer"] == ["0x" + "00" * 20, 3_600]
+    assert list(entry["params"]) == list(model.PARAM_KINDS) and entry["params"]["loss_budget_bps"] == 100
 
 
 def test_manifest_keeps_earlier_vaults(deploy_script, tmp_path):
@@ -85,7 +90,9 @@ def test_deploy_script_deploys_from_a_config_through_the_factory(
     vault = RebalancingVault.at(out["vault"])
     assert vault.owner() == accounts[0] and vault.drift_threshold_bps() == 300
     assert vault.get_max_ages() == [3_600, 3_600]
-    assert VaultFactory.at(out["factory"]).is_vault(vault)
+    factory = VaultFactory.at(out["factory"])
+    assert factory.is_vault(vault) and vault.governance() == factory.governance()
+    assert vault.pending_changes() == []  # the parameter went to the constructor, no setter
     manifest = load_manifest(tmp_path / "deployments" / f"{web3.eth.chain_id}.json")
     assert manifest["vaults"][0]["address"] == out["vault"]
 
