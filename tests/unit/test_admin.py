@@ -150,8 +150,13 @@ def test_parameter_setters_reject_out_of_bounds(basket, owner, setter, lo, hi):
     if lo > 0:
         with brownie.reverts(reason):
             fn(lo - 1, {"from": owner})
-    with brownie.reverts("vault: out of bounds"):
+    # issue 9: min_drift above the threshold (but inside its 1..5_000 hard bounds) is refused as
+    # "vault: below min drift" (the threshold would be below the min drift); past 5_000 out of bounds
+    high_reason = "vault: below min drift" if setter == "set_min_drift_bps" else "vault: out of bounds"
+    with brownie.reverts(high_reason):
         fn(hi + 1, {"from": owner})
+    with brownie.reverts("vault: out of bounds"):
+        fn(model.PARAM_BOUNDS[setter[4:]][1] + 1, {"from": owner})
 
 
 @pytest.mark.parametrize("setter,lo,hi", BOUNDS)
