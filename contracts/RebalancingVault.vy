@@ -177,6 +177,26 @@ PARAM_HI: constant(uint256) = (
     | ((30 * 86_400) << 125) | ((366 * 86_400) << 150) | ((30 * 86_400) << 175)
     | (1_000 << 200) | ((365 * 86_400) << 225)
 )
+# Each parameter's shift and mask in `_config`, folded from PARAM_LAYOUT at compile time (the hot
+# path reads fields with constant shifts instead of decoding the table at run time).
+SH_THRESHOLD: constant(uint256) = (PARAM_LAYOUT >> (14 * K_THRESHOLD)) & 255
+MK_THRESHOLD: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_THRESHOLD + 8)) & 31)) - 1
+SH_MIN_DRIFT: constant(uint256) = (PARAM_LAYOUT >> (14 * K_MIN_DRIFT)) & 255
+MK_MIN_DRIFT: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_MIN_DRIFT + 8)) & 31)) - 1
+SH_SLIPPAGE: constant(uint256) = (PARAM_LAYOUT >> (14 * K_SLIPPAGE)) & 255
+MK_SLIPPAGE: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_SLIPPAGE + 8)) & 31)) - 1
+SH_TRADE: constant(uint256) = (PARAM_LAYOUT >> (14 * K_TRADE)) & 255
+MK_TRADE: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_TRADE + 8)) & 31)) - 1
+SH_TOLERANCE: constant(uint256) = (PARAM_LAYOUT >> (14 * K_TOLERANCE)) & 255
+MK_TOLERANCE: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_TOLERANCE + 8)) & 31)) - 1
+SH_COOLDOWN: constant(uint256) = (PARAM_LAYOUT >> (14 * K_COOLDOWN)) & 255
+MK_COOLDOWN: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_COOLDOWN + 8)) & 31)) - 1
+SH_PERIOD: constant(uint256) = (PARAM_LAYOUT >> (14 * K_PERIOD)) & 255
+MK_PERIOD: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_PERIOD + 8)) & 31)) - 1
+SH_LOSS_BUDGET: constant(uint256) = (PARAM_LAYOUT >> (14 * K_LOSS_BUDGET)) & 255
+MK_LOSS_BUDGET: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_LOSS_BUDGET + 8)) & 31)) - 1
+SH_LOSS_WINDOW: constant(uint256) = (PARAM_LAYOUT >> (14 * K_LOSS_WINDOW)) & 255
+MK_LOSS_WINDOW: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_LOSS_WINDOW + 8)) & 31)) - 1
 # `_config` bits past the parameters.
 PAUSED_BIT: constant(uint256) = 1 << 162
 OFF_LAST: constant(uint256) = 163  # last_rebalance, unix seconds, 40 bits (to year 36_812)
@@ -617,7 +637,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     assert block.timestamp <= deadline, "vault: expired"
     assert len(trades) != 0, "vault: no trades"
     last: uint256 = (cfg >> OFF_LAST) & MASK40
-    assert block.timestamp >= last + self._param(cfg, K_COOLDOWN), "vault: cooldown"
+    assert block.timestamp >= last + ((cfg >> SH_COOLDOWN) & MK_COOLDOWN), "vault: cooldown"
 
     prices: DynArray[uint256, MAX_ASSETS] = self._strict_prices()
     holdings: DynArray[uint256, MAX_ASSETS] = self._holdings_array()
@@ -633,18 +653,26 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     cfg = (cfg & ~(MASK40 << OFF_LAST)) | (block.timestamp << OFF_LAST)
     self._config = cfg
 
-    # I8 caps, in 1e18 quote units: sell room of overweight assets, buy room of underweight ones
-    tolerance_value: uint256 = value_before * self._param(cfg, K_TOLERANCE) // BPS
+    # I8, in 1e18 quote units, exact (no rounding in the comparisons): asset i is overweight when
+    # value_i * 10_000 > target_i * value_before and underweight when <; its sell room is
+    # value_i - ceil(target value), its buy room floor(target value) - value_i + the tolerance.
+    tolerance_bps: uint256 = (cfg >> SH_TOLERANCE) & MK_TOLERANCE
+    tolerance_value: uint256 = value_before * tolerance_bps // BPS
     room: uint256[MAX_ASSETS] = empty(uint256[MAX_ASSETS])
+    over: uint256 = 0  # bit i set: asset i overweight (may be sold)
+    under: uint256 = 0  # bit i set: asset i underweight (may be bought)
     for i: uint256 in range(len(values), bound=MAX_ASSETS):
-        target_floor: uint256 = targets[i] * value_before // BPS
-        if values[i] > target_floor:
-            room[i] = values[i] - self._div_up(targets[i] * value_before, BPS)  # >= 0: sell room
-        elif values[i] < target_floor:
-            room[i] = target_floor - values[i] + tolerance_value  # buy room
+        v: uint256 = values[i]
+        target_value: uint256 = targets[i] * value_before
+        if v * BPS > target_value:
+            over |= 1 << i
+            room[i] = v - (target_value + BPS - 1) // BPS
+        elif v * BPS < target_value:
+            under |= 1 << i
+            room[i] = target_value // BPS - v + tolerance_value
 
-    slippage: uint256 = self._param(cfg, K_SLIPPAGE)
-    trade_cap: uint256 = value_before * self._param(cfg, K_TRADE) // BPS
+    slippage: uint256 = (cfg >> SH_SLIPPAGE) & MK_SLIPPAGE
+    trade_cap: uint256 = value_before * ((cfg >> SH_TRADE) & MK_TRADE) // BPS
     sold_value_up: uint256 = 0  # value sold so far, each trade rounded up: for the size cap (I4)
     sold_value: uint256 = 0  # the same, each trade rounded down: for the loss allowance (I7)
     sold_mask: uint256 = 0  # bit i set: asset i was sold
@@ -655,17 +683,19 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
         b: uint256 = self._index_of(t.buy)
         assert s != b, "vault: same asset"
         assert (bought_mask >> s) & 1 == 0 and (sold_mask >> b) & 1 == 0, "vault: round trip"
-        assert weights_before[s] > targets[s] * BPS_TO_WAD, "vault: sell not overweight"
-        assert weights_before[b] < targets[b] * BPS_TO_WAD, "vault: buy not underweight"
+        assert (over >> s) & 1 == 1, "vault: sell not overweight"
+        assert (under >> b) & 1 == 1, "vault: buy not underweight"
         assert t.amount_in != 0, "vault: zero amount"
         assert t.amount_in <= holdings[s], "vault: exceeds holdings"
-        unit_s: uint256 = self._unit(s)
-        unit_b: uint256 = self._unit(b)
+        unit_s: uint256 = 10 ** ((ASSET_CONFIG[s] >> 160) & 255)
+        unit_b: uint256 = 10 ** ((ASSET_CONFIG[b] >> 160) & 255)
         expected: uint256 = t.amount_in * prices[s] * unit_b // (prices[b] * unit_s)
-        assert t.min_amount_out >= self._div_up(expected * (BPS - slippage), BPS), "vault: min out below bound"
+        # the bound rounded up (vault's favour)
+        assert t.min_amount_out >= (expected * (BPS - slippage) + BPS - 1) // BPS, "vault: min out below bound"
 
-        value_up: uint256 = self._div_up(t.amount_in * prices[s], unit_s)
-        sold_value += t.amount_in * prices[s] // unit_s
+        value_down: uint256 = t.amount_in * prices[s] // unit_s
+        value_up: uint256 = (t.amount_in * prices[s] + unit_s - 1) // unit_s
+        sold_value += value_down
         sold_value_up += value_up
         assert sold_value_up <= trade_cap, "vault: trade too large"
         assert value_up <= room[s], "vault: sell above excess"
@@ -673,7 +703,7 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
 
         received: uint256 = self._swap(t.sell, t.buy, t.amount_in, t.min_amount_out, deadline)
         assert received >= t.min_amount_out, "vault: output below bound"
-        bought_up: uint256 = self._div_up(received * prices[b], unit_b)
+        bought_up: uint256 = (received * prices[b] + unit_b - 1) // unit_b
         assert bought_up <= room[b], "vault: buy above shortfall"
         room[b] = unsafe_sub(room[b], bought_up)  # checked just above
         holdings[s] -= t.amount_in
@@ -687,25 +717,30 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     weights_after: DynArray[uint256, MAX_ASSETS] = self._weights_wad(values, value_after)
     drift_after: uint256 = self._drift_wad(weights_after, targets)
 
-    tolerance: uint256 = self._param(cfg, K_TOLERANCE) * BPS_TO_WAD
+    tolerance: uint256 = tolerance_bps * BPS_TO_WAD
     touched: uint256 = sold_mask | bought_mask
+    bps_before: DynArray[uint256, MAX_ASSETS] = []  # for the event, rounded down
+    bps_after: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(len(values), bound=MAX_ASSETS):
+        w0: uint256 = weights_before[i]
+        w1: uint256 = weights_after[i]
+        bps_before.append(w0 // BPS_TO_WAD)
+        bps_after.append(w1 // BPS_TO_WAD)
         if touched & (1 << i) != 0:
             target: uint256 = targets[i] * BPS_TO_WAD
-            dist_after: uint256 = self._dist(weights_after[i], target)
-            crossed: bool = (weights_before[i] > target and weights_after[i] < target) or (
-                weights_before[i] < target and weights_after[i] > target
-            )
+            dist_after: uint256 = unsafe_sub(max(w1, target), min(w1, target))  # max >= min
+            crossed: bool = (w0 > target and w1 < target) or (w0 < target and w1 > target)
             assert not crossed or dist_after <= tolerance, "vault: overshoot"
-            assert dist_after <= self._dist(weights_before[i], target), "vault: moved away from target"
+            assert dist_after <= unsafe_sub(max(w0, target), min(w0, target)), "vault: moved away from target"
     assert drift_after < drift_before, "vault: drift not reduced"
     assert value_after + sold_value * slippage // BPS >= value_before, "vault: value loss"
 
     # I9: the leaky-bucket loss budget, drained since the last rebalance, then charged
-    budget: uint256 = self._param(cfg, K_LOSS_BUDGET) * BPS_TO_LOSS
-    used: uint256 = self._loss_used(cfg, last, budget)
+    budget: uint256 = ((cfg >> SH_LOSS_BUDGET) & MK_LOSS_BUDGET) * BPS_TO_LOSS
+    used: uint256 = (cfg >> OFF_LOSS) & MASK53  # as of `last`; drained linearly since, rounded down
+    used -= min(used, (block.timestamp - last) * budget // ((cfg >> SH_LOSS_WINDOW) & MK_LOSS_WINDOW))
     if value_after < value_before:
-        used += self._div_up((value_before - value_after) * LOSS_ONE, value_before)
+        used += ((value_before - value_after) * LOSS_ONE + value_before - 1) // value_before  # ceil
         assert used <= budget, "vault: loss budget"
     # used <= budget <= 1_000 * 1e11 < 2**53: fits its field
     self._config = (cfg & ~(MASK53 << OFF_LOSS)) | (used << OFF_LOSS)
@@ -719,8 +754,8 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
         drift_after=drift_after // BPS_TO_WAD,
         value_before=value_before,
         value_after=value_after,
-        weights_before=self._to_bps(weights_before),
-        weights_after=self._to_bps(weights_after),
+        weights_before=bps_before,
+        weights_after=bps_after,
     )
 
 
@@ -1158,7 +1193,7 @@ def _param(cfg: uint256, k: uint256) -> uint256:
 def _loss_used(cfg: uint256, last: uint256, budget: uint256) -> uint256:
     """@dev Loss budget used as of now: the stored use drained linearly since `last`, the drain rounded down."""
     used: uint256 = (cfg >> OFF_LOSS) & MASK53
-    drain: uint256 = (block.timestamp - last) * budget // self._param(cfg, K_LOSS_WINDOW)
+    drain: uint256 = (block.timestamp - last) * budget // ((cfg >> SH_LOSS_WINDOW) & MK_LOSS_WINDOW)
     return used - min(used, drain)
 
 
@@ -1211,11 +1246,13 @@ def _check_trigger() -> (uint8, uint256):
 def _trigger(drift_wad: uint256, cfg: uint256) -> uint8:
     """Mirror: offchain.model.trigger."""
     last: uint256 = (cfg >> OFF_LAST) & MASK40
-    if block.timestamp < last + self._param(cfg, K_COOLDOWN):
+    if block.timestamp < last + ((cfg >> SH_COOLDOWN) & MK_COOLDOWN):
         return REASON_NONE
-    if drift_wad >= self._param(cfg, K_THRESHOLD) * BPS_TO_WAD:
+    if drift_wad >= ((cfg >> SH_THRESHOLD) & MK_THRESHOLD) * BPS_TO_WAD:
         return REASON_THRESHOLD
-    if block.timestamp >= last + self._param(cfg, K_PERIOD) and drift_wad >= self._param(cfg, K_MIN_DRIFT) * BPS_TO_WAD:
+    if block.timestamp >= last + ((cfg >> SH_PERIOD) & MK_PERIOD) and drift_wad >= (
+        (cfg >> SH_MIN_DRIFT) & MK_MIN_DRIFT
+    ) * BPS_TO_WAD:
         return REASON_CALENDAR
     return REASON_NONE
 
@@ -1258,9 +1295,15 @@ def _read_feed(i: uint256, max_age: uint256) -> (uint256, uint256, uint256):
     )
     if not ok or len(data) < 160:
         return 0, FEED_UNUSABLE, 0
-    round_id: uint256 = extract32(data, 0, output_type=uint256)
-    answer: int256 = extract32(data, 32, output_type=int256)
-    updated_at: uint256 = extract32(data, 96, output_type=uint256)
+    round_id: uint256 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    answered_in_round: uint256 = 0
+    # every word decodes as a full 256-bit value: out-of-range uint80 fields cannot revert here
+    round_id, answer, started_at, updated_at, answered_in_round = abi_decode(
+        data, (uint256, int256, uint256, uint256, uint256)
+    )
     if answer <= 0:
         return 0, FEED_NON_POSITIVE, updated_at
     if convert(answer, uint256) > MAX_PRICE:
@@ -1268,7 +1311,7 @@ def _read_feed(i: uint256, max_age: uint256) -> (uint256, uint256, uint256):
     price: uint256 = convert(answer, uint256) * 10 ** (18 - ((ASSET_CONFIG[i] >> 168) & 255))
     if price > MAX_PRICE:
         return 0, FEED_UNUSABLE, updated_at
-    if updated_at == 0 or extract32(data, 128, output_type=uint256) < round_id:
+    if updated_at == 0 or answered_in_round < round_id:
         return price, FEED_INCOMPLETE, updated_at
     if updated_at > block.timestamp or block.timestamp - updated_at > max_age:
         return price, FEED_STALE, updated_at
@@ -1301,16 +1344,20 @@ def _oracle() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS], 
 @view
 def _strict_prices() -> DynArray[uint256, MAX_ASSETS]:
     """@dev Prices of all assets; reverts with the reason of the first unusable feed."""
-    assert self._sequencer_up(), "vault: sequencer down"
+    if SEQUENCER != empty(address):
+        assert self._sequencer_up(), "vault: sequencer down"
     prices: DynArray[uint256, MAX_ASSETS] = []
-    statuses: DynArray[uint256, MAX_ASSETS] = []
-    updated: DynArray[uint256, MAX_ASSETS] = []
-    prices, statuses, updated = self._oracle()
-    for status: uint256 in statuses:
+    ages: uint256 = self._weights_and_ages >> AGE_SHIFT
+    for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
+        price: uint256 = 0
+        status: uint256 = 0
+        updated_at: uint256 = 0
+        price, status, updated_at = self._read_feed(i, (ages >> (18 * i)) & MASK18)
         assert status != FEED_UNUSABLE, "vault: feed unusable"
         assert status != FEED_NON_POSITIVE, "vault: bad price"
         assert status != FEED_INCOMPLETE, "vault: incomplete round"
         assert status != FEED_STALE, "vault: stale price"
+        prices.append(price)
     return prices
 
 
@@ -1389,7 +1436,7 @@ def _values(
     """@dev value_i = holdings_i * price_i / 10**decimals_i, 1e18 quote units, rounded down."""
     values: DynArray[uint256, MAX_ASSETS] = []
     for i: uint256 in range(len(holdings), bound=MAX_ASSETS):
-        values.append(holdings[i] * prices[i] // self._unit(i))
+        values.append(holdings[i] * prices[i] // 10 ** ((ASSET_CONFIG[i] >> 160) & 255))
     return values
 
 
@@ -1407,11 +1454,12 @@ def _sum(xs: DynArray[uint256, MAX_ASSETS]) -> uint256:
 def _weights_wad(values: DynArray[uint256, MAX_ASSETS], total: uint256) -> DynArray[uint256, MAX_ASSETS]:
     """@dev w_i = value_i * 1e18 / total, rounded down; all zero for an empty vault."""
     weights: DynArray[uint256, MAX_ASSETS] = []
-    for v: uint256 in values:
-        if total == 0:
+    if total == 0:
+        for v: uint256 in values:
             weights.append(0)
-        else:
-            weights.append(v * WAD // total)
+        return weights
+    for v: uint256 in values:
+        weights.append(v * WAD // total)
     return weights
 
 
@@ -1433,18 +1481,13 @@ def _drift_wad(weights: DynArray[uint256, MAX_ASSETS], targets: DynArray[uint256
     for i: uint256 in range(len(weights), bound=MAX_ASSETS):
         if weights[i] != 0:
             empty_vault = False
-        drift = max(drift, self._dist(weights[i], targets[i] * BPS_TO_WAD))
+        t: uint256 = targets[i] * BPS_TO_WAD
+        drift = max(drift, unsafe_sub(max(weights[i], t), min(weights[i], t)))  # |w - t|; max >= min
     if empty_vault:
         return 0
     return drift
 
 
-@internal
-@pure
-def _dist(a: uint256, b: uint256) -> uint256:
-    if a > b:
-        return unsafe_sub(a, b)  # a > b: cannot underflow
-    return unsafe_sub(b, a)  # b >= a: cannot underflow
 
 
 @internal
@@ -1458,7 +1501,7 @@ def _div_up(num: uint256, den: uint256) -> uint256:
 @view
 def _index_of(asset: address) -> uint256:
     for i: uint256 in range(N_ASSETS, bound=MAX_ASSETS):
-        if self._asset(i) == asset:
+        if ASSET_CONFIG[i] & (2**160 - 1) == convert(asset, uint256):
             return i
     raise "vault: unknown asset"
 
@@ -1469,11 +1512,6 @@ def _asset(i: uint256) -> address:
     return convert(convert(ASSET_CONFIG[i] & (2**160 - 1), uint160), address)
 
 
-@internal
-@view
-def _unit(i: uint256) -> uint256:
-    """@dev 10 ** token decimals of asset i."""
-    return 10 ** ((ASSET_CONFIG[i] >> 160) & 255)
 
 
 # ---- Internal: token movements ----

@@ -64,18 +64,14 @@ class VaultState:
     timestamp: int
     pending_weights: list[int]
     pending_eta: int
+    loss_budget_bps: int
+    loss_window: int  # seconds
+    loss_budget_used: int  # now, in model.LOSS_ONE units (1e-15 of vault value)
+    pending_changes: list[Any]  # (kind, value, eta) per queued change; kinds as model.PARAM_KINDS etc.
 
     @property
     def params(self) -> model.Params:
-        return model.Params(
-            drift_threshold_bps=self.drift_threshold_bps,
-            rebalance_period=self.rebalance_period,
-            min_drift_bps=self.min_drift_bps,
-            cooldown=self.cooldown,
-            max_slippage_bps=self.max_slippage_bps,
-            max_trade_bps=self.max_trade_bps,
-            tolerance_bps=self.tolerance_bps,
-        )
+        return model.Params(**{k: getattr(self, k) for k in model.PARAM_KINDS})
 
     def to_model(self) -> model.VaultModel:
         return model.VaultModel(
