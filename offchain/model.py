@@ -51,6 +51,15 @@ __all__ = [
     "DEFAULT_PARAMS",
     "normalise_price",
     "feed_status",
+    "read_feed",
+    "sequencer_up",
+    "trade_rooms",
+    "loss_used_now",
+    "loss_charge",
+    "loss_room_value",
+    "SwapResult",
+    "RebalanceCheck",
+    "check_rebalance",
     "asset_values",
     "weights_wad",
     "weights_bps",
@@ -181,7 +190,9 @@ class Params:
             if not lo <= getattr(self, k) <= hi:
                 out.append(f"{k} {getattr(self, k)} is outside [{lo}, {hi}]")
         if self.min_drift_bps > self.drift_threshold_bps:
-            out.append(f"min_drift_bps {self.min_drift_bps} is above drift_threshold_bps {self.drift_threshold_bps}")
+            out.append(
+                f"min_drift_bps {self.min_drift_bps} is above drift_threshold_bps {self.drift_threshold_bps}"
+            )
         return out
 
 
@@ -196,16 +207,59 @@ def normalise_price(answer: int, feed_decimals: int) -> int:
 
 
 def feed_status(
-    answer: int, updated_at: int, round_id: int, answered_in_round: int, max_age: int, now: int
+    answer: int,
+    updated_at: int,
+    round_id: int,
+    answered_in_round: int,
+    max_age: int,
+    now: int,
+    *,
+    feed_decimals: int = 18,
+    sequencer_up: bool = True,
 ) -> int:
-    """Classify one ``latestRoundData`` answer the way the vault does (first failing rule wins)."""
+    """Classify one ``latestRoundData`` answer the way the vault's ``_read_feed`` does (first failing
+    rule wins). A call that reverted or returned fewer than 160 bytes is ``FEED_UNUSABLE`` before any
+    of this (``read_feed``); so is every feed while the L2 sequencer is down or in its grace period."""
+    if not sequencer_up:
+        return FEED_UNUSABLE
     if answer <= 0:
         return FEED_NON_POSITIVE
+    if answer > MAX_PRICE or answer * 10 ** (18 - feed_decimals) > MAX_PRICE:
+        return FEED_UNUSABLE
     if updated_at == 0 or answered_in_round < round_id:
         return FEED_INCOMPLETE
     if updated_at > now or now - updated_at > max_age:
         return FEED_STALE
     return FEED_OK
+
+
+def read_feed(
+    data: bytes | None, feed_decimals: int, max_age: int, now: int, *, sequencer_up: bool = True
+) -> tuple[int, int, int]:
+    """``(price, status, updated_at)`` from a raw ``latestRoundData`` answer (``None``: the call
+    reverted), exactly as the vault's ``oracle_state()`` reports it. Every word is read as a full
+    256-bit value (``answer`` as int256), so garbled ``uint80`` fields cannot fail the decoding."""
+    if data is None or len(data) < 160:
+        return 0, FEED_UNUSABLE, 0
+    words = [int.from_bytes(data[32 * k : 32 * k + 32], "big") for k in range(5)]
+    round_id, raw_answer, _started, updated_at, answered = words
+    answer = raw_answer - 2**256 if raw_answer >= 2**255 else raw_answer
+    status = feed_status(answer, updated_at, round_id, answered, max_age, now, feed_decimals=feed_decimals)
+    price = 0
+    if status != FEED_UNUSABLE and answer > 0:
+        price = normalise_price(answer, feed_decimals)
+    if not sequencer_up:
+        status = FEED_UNUSABLE
+    return price, status, updated_at
+
+
+def sequencer_up(answer: int | None, started_at: int, now: int, grace: int) -> bool:
+    """Chainlink's L2 sequencer-uptime rule as the vault applies it: ``answer`` 0 is up (``None``: the
+    call reverted or returned short data, i.e. down); prices are trusted only more than ``grace``
+    seconds after ``started_at``, the time of the last status change."""
+    if answer is None or answer != 0 or started_at == 0 or started_at > now:
+        return False
+    return now - started_at > grace
 
 
 def asset_values(balances: Sequence[int], prices: Sequence[int], decimals: Sequence[int]) -> list[int]:
@@ -280,6 +334,7 @@ class VaultModel:
     params: Params = field(default_factory=Params)
     paused: bool = False
     feeds_ok: bool = True
+    loss_used: int = 0  # loss budget in use at the time of the snapshot, LOSS_ONE units
 
     def values(self) -> list[int]:
         return asset_values(self.balances, self.prices, self.decimals)
@@ -325,6 +380,7 @@ def plan_trades(
     fee_bps: int = 30,
     max_trade_bps: int = BPS,
     min_value: int = 0,
+    loss_room: int | None = None,
 ) -> list[PlannedTrade]:
     """Greedy trade list that moves the vault toward target with at most ``n - 1`` swaps.
 
@@ -335,6 +391,11 @@ def plan_trades(
     ``fee_bps`` of swap fee so that buys land on target rather than short of it; sells are
     trimmed by 1 bps of value so AMM rounding never overshoots. Trades below ``min_value``
     (1e18 quote units) are dropped. The sum sold is capped at ``max_trade_bps`` of vault value.
+
+    Every trade passes the vault's I8 rules (``trade_rooms``): only overweight assets are sold, never
+    more than their sell room; only underweight ones are bought; no asset is on both sides.
+    ``loss_room`` (1e18 quote units, e.g. ``loss_room_value``) caps the sum sold so that the swap
+    fee plus 10 bps of impact on it fits the loss budget left; ``None``: no cap.
     """
     n = len(balances)
     values = asset_values(balances, prices, decimals)
@@ -342,16 +403,21 @@ def plan_trades(
     if total == 0 or n < 2:
         return []
     band = band_bps * total // BPS
-    # Signed excess over target (positive: overweight, sell), trimmed to the band edge.
+    # Signed excess over target (positive: overweight, sell), trimmed to the band edge; a sale never
+    # exceeds the vault's sell room (its target value rounded up, I8).
+    room, over, _under = trade_rooms(values, targets_bps, 0)
     excess = []
     for i in range(n):
         e = values[i] - targets_bps[i] * total // BPS
-        excess.append(0 if abs(e) <= band else (e - band if e > 0 else e + band))
+        e = 0 if abs(e) <= band else (e - band if e > 0 else e + band)
+        excess.append(min(e, room[i]) if e > 0 and (over >> i) & 1 else (e if e < 0 else 0))
     sells = sorted(((e, i) for i, e in enumerate(excess) if e > 0), reverse=True)
     buys = sorted(((-e, i) for i, e in enumerate(excess) if e < 0), reverse=True)
     sell_left = {i: e for e, i in sells}
     buy_left = {i: e for e, i in buys}
     budget = max_trade_bps * total // BPS
+    if loss_room is not None:
+        budget = min(budget, loss_room * BPS // (fee_bps + 10))
     trades: list[PlannedTrade] = []
     si = bi = 0
     while si < len(sells) and bi < len(buys) and budget > 0:
@@ -379,3 +445,174 @@ def plan_trades(
         if v >= need_gross:
             bi += 1
     return trades
+
+
+# ---- Issue 9: trade direction and size (I8), the loss budget (I9), the whole rebalance ----
+
+
+def trade_rooms(
+    values: Sequence[int], targets_bps: Sequence[int], tolerance_bps: int
+) -> tuple[list[int], int, int]:
+    """The vault's I8 caps before a rebalance: ``(room, over, under)``.
+
+    Asset i is overweight (bit i of ``over``) when ``value_i * 10_000 > target_i * V`` and
+    underweight (``under``) when ``<``, exactly, with V the vault's value. Its ``room`` (1e18 quote
+    units) is ``value_i - ceil(target value)`` when overweight (the most it may sell) and
+    ``floor(target value) - value_i + floor(V * tolerance_bps / 10_000)`` when underweight (the most
+    it may buy); 0 otherwise.
+    """
+    total = sum(values)
+    tol = total * tolerance_bps // BPS
+    room, over, under = [0] * len(values), 0, 0
+    for i, (v, t) in enumerate(zip(values, targets_bps, strict=True)):
+        tv = t * total
+        if v * BPS > tv:
+            over |= 1 << i
+            room[i] = v - -(-tv // BPS)
+        elif v * BPS < tv:
+            under |= 1 << i
+            room[i] = tv // BPS - v + tol
+    return room, over, under
+
+
+def loss_used_now(stored_used: int, last_rebalance: int, now: int, budget_bps: int, window: int) -> int:
+    """The loss budget in use at ``now`` (``LOSS_ONE`` units): the use stored at the last rebalance,
+    drained linearly by ``budget / window`` per second since, the drain rounded down."""
+    drain = (now - last_rebalance) * budget_bps * BPS_TO_LOSS // window
+    return stored_used - min(stored_used, drain)
+
+
+def loss_charge(value_before: int, value_after: int) -> int:
+    """What one rebalance charges to the budget (``LOSS_ONE`` units): its loss against the oracle as a
+    fraction of the value before, rounded up; 0 when value did not fall."""
+    if value_after >= value_before:
+        return 0
+    return -(-(value_before - value_after) * LOSS_ONE // value_before)
+
+
+def loss_room_value(used_now: int, budget_bps: int, value: int) -> int:
+    """The largest loss (1e18 quote units) a rebalance of a vault worth ``value`` may still make."""
+    left = budget_bps * BPS_TO_LOSS - used_now
+    return max(0, left) * value // LOSS_ONE
+
+
+@dataclass(frozen=True)
+class SwapResult:
+    """One trade as the vault saw it: asset indices, the keeper's bound and what the router paid."""
+
+    sell: int
+    buy: int
+    amount_in: int
+    min_amount_out: int
+    received: int
+
+
+@dataclass(frozen=True)
+class RebalanceCheck:
+    """Outcome of ``check_rebalance``: ``reason`` is the vault's revert string, or ``None`` if it passes."""
+
+    reason: str | None
+    reason_code: int = REASON_NONE
+    value_before: int = 0
+    value_after: int = 0
+    drift_before: int = 0  # WAD
+    drift_after: int = 0  # WAD
+    sold_value: int = 0  # 1e18 quote units, each trade rounded down
+    loss_used: int = 0  # LOSS_ONE units, after the rebalance (the value the vault stores)
+    balances_after: tuple[int, ...] = ()
+
+
+def check_rebalance(
+    vault: VaultModel,
+    swaps: Sequence[SwapResult],
+    now: int,
+    *,
+    loss_used: int = 0,
+) -> RebalanceCheck:
+    """Every check of the vault's ``rebalance`` (I1, I3-I9), in the contract's order, on a model state.
+
+    ``vault.prices`` must be usable (the caller checks I2 with ``feed_status``); ``loss_used`` is the
+    budget use stored at ``vault.last_rebalance``. Keeper role and deadline are the caller's. The
+    result says the first revert reason, or the values the vault would store and emit.
+    """
+    p = vault.params
+    if vault.paused:
+        return RebalanceCheck("vault: paused")
+    if not swaps:
+        return RebalanceCheck("vault: no trades")
+    if now < vault.last_rebalance + p.cooldown:
+        return RebalanceCheck("vault: cooldown")
+    bal = list(vault.balances)
+    values = asset_values(bal, vault.prices, vault.decimals)
+    v0 = sum(values)
+    w0 = weights_wad(values)
+    d0 = drift_wad(w0, vault.targets_bps)
+    code = trigger(d0, now, vault.last_rebalance, p)
+    if code == REASON_NONE:
+        return RebalanceCheck("vault: no trigger")
+    room, over, under = trade_rooms(values, vault.targets_bps, p.tolerance_bps)
+    cap = v0 * p.max_trade_bps // BPS
+    sold_up = sold = 0
+    sold_mask = bought_mask = 0
+    for t in swaps:
+        s, b = t.sell, t.buy
+        unit_s, unit_b = 10 ** vault.decimals[s], 10 ** vault.decimals[b]
+        if s == b:
+            return RebalanceCheck("vault: same asset")
+        if (bought_mask >> s) & 1 or (sold_mask >> b) & 1:
+            return RebalanceCheck("vault: round trip")
+        if not (over >> s) & 1:
+            return RebalanceCheck("vault: sell not overweight")
+        if not (under >> b) & 1:
+            return RebalanceCheck("vault: buy not underweight")
+        if t.amount_in == 0:
+            return RebalanceCheck("vault: zero amount")
+        if t.amount_in > bal[s]:
+            return RebalanceCheck("vault: exceeds holdings")
+        expected = oracle_out(
+            t.amount_in, vault.prices[s], vault.decimals[s], vault.prices[b], vault.decimals[b]
+        )
+        if t.min_amount_out < min_acceptable_out(expected, p.max_slippage_bps):
+            return RebalanceCheck("vault: min out below bound")
+        value_up = -(-t.amount_in * vault.prices[s] // unit_s)
+        sold += t.amount_in * vault.prices[s] // unit_s
+        sold_up += value_up
+        if sold_up > cap:
+            return RebalanceCheck("vault: trade too large")
+        if value_up > room[s]:
+            return RebalanceCheck("vault: sell above excess")
+        room[s] -= value_up
+        if t.received < t.min_amount_out:
+            return RebalanceCheck("vault: output below bound")
+        bought_up = -(-t.received * vault.prices[b] // unit_b)
+        if bought_up > room[b]:
+            return RebalanceCheck("vault: buy above shortfall")
+        room[b] -= bought_up
+        bal[s] -= t.amount_in
+        bal[b] += t.received
+        sold_mask |= 1 << s
+        bought_mask |= 1 << b
+    values1 = asset_values(bal, vault.prices, vault.decimals)
+    v1 = sum(values1)
+    w1 = weights_wad(values1)
+    d1 = drift_wad(w1, vault.targets_bps)
+    tol = p.tolerance_bps * BPS_TO_WAD
+    for i in range(len(bal)):
+        if not ((sold_mask | bought_mask) >> i) & 1:
+            continue
+        target = vault.targets_bps[i] * BPS_TO_WAD
+        crossed = (w0[i] > target > w1[i]) or (w0[i] < target < w1[i])
+        if crossed and abs(w1[i] - target) > tol:
+            return RebalanceCheck("vault: overshoot")
+        if abs(w1[i] - target) > abs(w0[i] - target):
+            return RebalanceCheck("vault: moved away from target")
+    if d1 >= d0:
+        return RebalanceCheck("vault: drift not reduced")
+    if v1 + sold * p.max_slippage_bps // BPS < v0:
+        return RebalanceCheck("vault: value loss")
+    used = loss_used_now(loss_used, vault.last_rebalance, now, p.loss_budget_bps, p.loss_window)
+    if v1 < v0:
+        used += loss_charge(v0, v1)
+        if used > p.loss_budget_bps * BPS_TO_LOSS:
+            return RebalanceCheck("vault: loss budget")
+    return RebalanceCheck(None, code, v0, v1, d0, d1, sold, used, tuple(bal))

@@ -44,6 +44,7 @@ from offchain.model import (
     Params,
     PlannedTrade,
     VaultModel,
+    loss_room_value,
     plan_trades,
 )
 
@@ -160,7 +161,9 @@ class Policy(ABC):
         return model.needs_rebalance(now)
 
     def plan(self, vault: VaultModel, *, fee_bps: int = 30, min_value: int = 0) -> list[PlannedTrade]:
-        """The keeper's trade list for this policy (``plan_trades`` with the policy's band)."""
+        """The keeper's trade list for this policy (``plan_trades`` with the policy's band), sized to
+        the vault's loss budget left (``vault.loss_used``, as of the state read)."""
+        room = loss_room_value(vault.loss_used, vault.params.loss_budget_bps, vault.total_value())
         return plan_trades(
             vault.balances,
             vault.prices,
@@ -170,6 +173,7 @@ class Policy(ABC):
             fee_bps=fee_bps,
             max_trade_bps=vault.params.max_trade_bps,
             min_value=min_value,
+            loss_room=room,
         )
 
 

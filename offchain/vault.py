@@ -83,6 +83,7 @@ class VaultState:
             params=self.params,
             paused=self.paused,
             feeds_ok=all(s == model.FEED_OK for s in self.feed_status),
+            loss_used=self.loss_budget_used,
         )
 
 
@@ -149,6 +150,9 @@ def build_trades(
         band_bps=band_bps,
         fee_bps=fee_bps,
         max_trade_bps=state.max_trade_bps,
+        loss_room=model.loss_room_value(
+            state.loss_budget_used, state.loss_budget_bps, state.to_model().total_value()
+        ),
     )
     out: list[ProposedTrade] = []
     for t in planned:

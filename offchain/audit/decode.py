@@ -132,7 +132,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "deposits": ("Deposited",),
     "redeems": ("Redeemed",),
     "targets": ("TargetWeightsQueued", "TargetWeightsApplied", "TargetWeightsCancelled"),
-    "parameters": ("ParameterChanged", "FeedMaxAgeChanged"),
+    "parameters": ("ParameterChanged", "ChangeQueued", "ChangeCancelled"),
     "roles": (
         "KeeperSet",
         "GuardianChanged",

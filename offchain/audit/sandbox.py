@@ -48,10 +48,20 @@ class Sandbox:
         specs: tuple[TokenSpec, ...] = DEFAULT_TOKENS,
         weights: tuple[int, ...] = DEFAULT_WEIGHTS,
         deposit_usd: int = 1_000_000,
+        params: model.Params | None = None,
+        max_ages: list[int] | None = None,
     ) -> Sandbox:
         owner, keeper, guardian, investor = w3.eth.accounts[:4]
         dep = Sender(w3, owner)
-        stack = deploy_local_stack(dep, keeper=keeper, guardian=guardian, specs=specs, weights=weights)
+        stack = deploy_local_stack(
+            dep,
+            keeper=keeper,
+            guardian=guardian,
+            specs=specs,
+            weights=weights,
+            params=params,
+            max_ages=max_ages,
+        )
         sb = cls(w3, stack, dep, Sender(w3, keeper), Sender(w3, investor), [s.price for s in specs])
         if deposit_usd:
             sb.deposit(deposit_usd)

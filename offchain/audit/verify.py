@@ -77,6 +77,11 @@ RULES: dict[str, str] = {
     "I5-overshoot": "no touched asset crossed its target by more than tolerance_bps",
     "I6-drift": "drift strictly fell",
     "I7-value": "value lost <= value sold * max_slippage_bps",
+    "I8-roundtrip": "no asset was both sold and bought in one rebalance",
+    "I8-direction": "only assets above target were sold and only assets below target bought (oracle, before)",
+    "I8-caps": "per asset: value sold <= its excess over target, value bought <= shortfall + tolerance",
+    "I9-budget": "the loss against the oracle fits the leaky-bucket loss budget (replayed from history)",
+    "TIMELOCK": "every loosening, new keeper and new target set applied no sooner than its queued eta",
     "EVENT": "the vault's events match the recomputation from historical state",
     "MIDBLOCK": "no earlier transaction in the same block touched the vault's feeds or configuration",
     "ACCOUNTING": "holdings rebuilt from events equal get_holdings()",
@@ -86,23 +91,13 @@ RULES: dict[str, str] = {
 # vault events that change what `rebalance` reads (besides holdings, which come from events)
 CONFIG_EVENTS = {
     "ParameterChanged",
-    "FeedMaxAgeChanged",
     "TargetWeightsApplied",
     "Paused",
     "Unpaused",
     "KeeperSet",
 }
 
-SCALARS = (
-    "drift_threshold_bps",
-    "min_drift_bps",
-    "rebalance_period",
-    "cooldown",
-    "max_slippage_bps",
-    "max_trade_bps",
-    "tolerance_bps",
-    "last_rebalance",
-)
+SCALARS = ("last_rebalance",)  # besides get_params(), which returns the ten parameters
 
 
 @dataclass(frozen=True)
@@ -130,6 +125,8 @@ class VaultMeta:
     decimals: list[int]
     feed_decimals: list[int]
     deploy_block: int | None = None
+    sequencer: str | None = None  # the L2 sequencer-uptime feed, if the vault has one
+    sequencer_grace: int = 0
 
     @property
     def n(self) -> int:
@@ -162,6 +159,7 @@ class RebalanceCheck:
     sold_value: int  # 1e18 quote units, rounded down
     slippage_value: int  # sum over swaps of (expected - out) valued at the buy price (1e18 quote units)
     n_swaps: int
+    loss_used: int  # loss budget in use after this rebalance, model.LOSS_ONE units
     gas_used: int
     gas_price: int  # effectiveGasPrice, wei
     violations: list[Violation] = field(default_factory=list)
@@ -230,12 +228,19 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
     except Exception:  # noqa: BLE001 - a vault without get_decimals(): ask the tokens and feeds
         dec = [_call(rpc, a, "decimals()", ["uint8"], block)[0] for a in assets]
         fdec = [_call(rpc, f, "decimals()", ["uint8"], block)[0] for f in feeds]
+    try:
+        seq, grace = _call(rpc, address, "sequencer()", ["address", "uint256"], block)
+    except Exception:  # noqa: BLE001 - a vault without a sequencer view
+        seq, grace = None, 0
+    zero = "0x" + "00" * 20
     return VaultMeta(
         Web3.to_checksum_address(address),
         [Web3.to_checksum_address(a) for a in assets],
         [Web3.to_checksum_address(f) for f in feeds],
         list(dec),
         list(fdec),
+        sequencer=Web3.to_checksum_address(seq) if seq and seq.lower() != zero else None,
+        sequencer_grace=int(grace),
     )
 
 
@@ -260,12 +265,15 @@ def find_deploy_block(rpc: Rpc, address: str, latest: int) -> int:
 def _hist_requests(meta: VaultMeta, block: int, keeper: str) -> list[tuple[str, list[Any]]]:
     v = meta.address
     reqs = [Rpc.call_req(v, encode_call(f"{name}()"), block) for name in SCALARS]
+    reqs.append(Rpc.call_req(v, encode_call("get_params()"), block))
     reqs.append(Rpc.call_req(v, encode_call("paused()"), block))
     reqs.append(Rpc.call_req(v, encode_call("get_target_weights()"), block))
     reqs.append(Rpc.call_req(v, encode_call("get_max_ages()"), block))
     reqs.append(Rpc.call_req(v, encode_call("is_keeper(address)", ["address"], [keeper]), block))
     for f in meta.feeds:
         reqs.append(Rpc.call_req(f, encode_call("latestRoundData()"), block))
+    if meta.sequencer:
+        reqs.append(Rpc.call_req(meta.sequencer, encode_call("latestRoundData()"), block))
     return reqs
 
 
@@ -274,14 +282,19 @@ def _parse_hist(meta: VaultMeta, res: list[Any]) -> dict[str, Any]:
     for i, name in enumerate(SCALARS):
         out[name] = decode_result(["uint256"], res[i])[0]
     k = len(SCALARS)
+    out["params"] = model.Params.from_list(decode_result(["uint256[10]"], res[k])[0])
+    k += 1
     out["paused"] = decode_result(["bool"], res[k])[0]
     out["targets"] = list(decode_result(["uint256[]"], res[k + 1])[0])
     out["max_ages"] = list(decode_result(["uint256[]"], res[k + 2])[0])
     out["is_keeper"] = decode_result(["bool"], res[k + 3])[0]
-    out["rounds"] = [
-        decode_result(["uint80", "int256", "uint256", "uint256", "uint80"], r)
-        for r in res[k + 4 : k + 4 + meta.n]
-    ]
+    # raw answers: decoded as the vault does (every word 256-bit), so a garbled feed is "unusable"
+    out["rounds"] = [bytes.fromhex(str(r)[2:]) for r in res[k + 4 : k + 4 + meta.n]]
+    if meta.sequencer:
+        (answer, started) = decode_result(
+            ["int256", "uint256"], "0x" + str(res[k + 4 + meta.n])[2 + 64 : 2 + 192]
+        )
+        out["sequencer"] = (answer, started)
     return out
 
 
@@ -348,7 +361,7 @@ def audit(
     # 3. historical state before each rebalance (block - 1), batched
     t2 = time.perf_counter()
     hist: dict[str, dict[str, Any]] = {}
-    per = len(SCALARS) + 4 + meta.n
+    per = len(SCALARS) + 5 + meta.n + (1 if meta.sequencer else 0)
     chunk = max(1, rpc.batch_size // per)
     parts = [rebal_events[i : i + chunk] for i in range(0, len(rebal_events), chunk)]
 
@@ -388,6 +401,7 @@ def audit(
         # the window starts after deployment: start from the vault's own view at from_block - 1
         (h0,) = _call(rpc, address, "get_holdings()", ["uint256[]"], from_block - 1)
         holdings = list(h0)
+    loss_used = _initial_loss_used(rpc, address, from_block, meta)
     index = {a: i for i, a in enumerate(meta.assets)}
     by_tx: dict[str, list[Event]] = {}
     for e in events:
@@ -411,7 +425,9 @@ def audit(
                     receipts[e.tx_hash],
                     midblock.get(e.tx_hash),
                     txs[e.tx_hash],
+                    loss_used,
                 )
+                loss_used = chk.loss_used
                 checks.append(chk)
                 violations.extend(chk.violations)
                 holdings = list(chk.holdings_after)
@@ -428,6 +444,7 @@ def audit(
                 holdings[s] -= e.args["amount_in"]
                 holdings[b] += e.args["amount_out"]
         after_block[e.block] = list(holdings)
+    violations.extend(check_timelock(events, timestamps))
     timings["verify"] = time.perf_counter() - t4
 
     # 6. holdings vs get_holdings() and balanceOf at sampled blocks
@@ -453,6 +470,64 @@ def audit(
         rpc.calls,
         timings,
     )
+
+
+def _initial_loss_used(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> int:
+    """The loss-budget use the vault stored at its last rebalance before ``from_block`` (0 from the
+    deployment): rebuilt from ``loss_budget_used()`` at ``from_block - 1`` plus the drain since."""
+    if from_block == 0 or meta.deploy_block == from_block or rpc.code(address, from_block - 1) in ("0x", ""):
+        return 0
+    blk = from_block - 1
+    (used,) = _call(rpc, address, "loss_budget_used()", ["uint256"], blk)
+    (last,) = _call(rpc, address, "last_rebalance()", ["uint256"], blk)
+    (raw,) = _call(rpc, address, "get_params()", ["uint256[10]"], blk)
+    p = model.Params.from_list(raw)
+    ts = int(rpc.request("eth_getBlockByNumber", [hex(blk), False])["timestamp"], 16)
+    return used + (ts - last) * p.loss_budget_bps * model.BPS_TO_LOSS // p.loss_window
+
+
+def check_timelock(events: list[Event], timestamps: dict[int, int]) -> list[Violation]:
+    """TIMELOCK: every change that loosened a bound, added a keeper or set new targets was announced by
+    a ``ChangeQueued`` of the same kind and value, not cancelled, and applied at or after its eta.
+    Tightening changes (and the deployment's own keeper) may be immediate."""
+    pending: dict[int, tuple[int, int]] = {}  # kind -> (value, eta)
+    deploy_txs = {
+        e.tx_hash
+        for e in events
+        if e.name == "OwnershipTransferred" and int(e.args["previous_owner"], 16) == 0
+    }
+    out: list[Violation] = []
+
+    def applied(e: Event, kind: int, value: int, what: str) -> None:
+        ts = timestamps.get(e.block, 0)
+        q = pending.pop(kind, None)
+        if q is None or q[0] != value:
+            out.append(Violation("TIMELOCK", e.tx_hash, e.block, f"{what} applied without being queued"))
+        elif ts < q[1]:
+            out.append(
+                Violation("TIMELOCK", e.tx_hash, e.block, f"{what} applied at {ts}, before its eta {q[1]}")
+            )
+
+    for e in events:
+        a = e.args
+        if e.name == "ChangeQueued":
+            pending[a["kind"]] = (a["value"], a["eta"])
+        elif e.name == "ChangeCancelled":
+            pending.pop(a["kind"], None)
+        elif e.name == "ParameterChanged":
+            kind, old, new = a["kind"], a["old_value"], a["new_value"]
+            name = model.kind_name(kind)
+            looser = model.loosens(name, old, new) if kind < len(model.PARAM_KINDS) else new > old
+            if looser:
+                applied(e, kind, new, f"{name} {old} -> {new} (a loosening)")
+            elif kind in pending and pending[kind][0] == new:
+                pending.pop(kind)  # a queued change that is no longer a loosening when applied
+        elif e.name == "KeeperSet" and a["enabled"] and e.tx_hash not in deploy_txs:
+            applied(e, model.KIND_KEEPER, int(a["account"], 16), f"keeper {a['account']} added")
+        elif e.name == "TargetWeightsApplied":
+            packed = sum(w << (14 * i) for i, w in enumerate(a["weights"]))
+            applied(e, model.KIND_TARGETS, packed, f"target weights {list(a['weights'])}")
+    return out
 
 
 def _midblock(
@@ -537,6 +612,35 @@ def _dist(a: int, b: int) -> int:
     return abs(a - b)
 
 
+def _check_direction(
+    bad: Callable[[str, str], None],
+    s: int,
+    b: int,
+    sold_mask: int,
+    bought_mask: int,
+    over: int,
+    under: int,
+    value_up: int,
+    bought_up: int,
+    room: list[int],
+) -> None:
+    """I8 for one swap, as the vault checks it: no round trip, direction, per-asset room."""
+    if (bought_mask >> s) & 1 or (sold_mask >> b) & 1:
+        bad("I8-roundtrip", f"asset {s if (bought_mask >> s) & 1 else b} both sold and bought")
+    if not (over >> s) & 1:
+        bad("I8-direction", f"sold asset {s}, which was not above its target")
+    if not (under >> b) & 1:
+        bad("I8-direction", f"bought asset {b}, which was not below its target")
+    if (over >> s) & 1 and value_up > room[s]:
+        bad("I8-caps", f"sold {value_up / 1e18:,.2f} of asset {s}, above its excess {room[s] / 1e18:,.2f}")
+    if (under >> b) & 1 and bought_up > room[b]:
+        bad(
+            "I8-caps",
+            f"bought {bought_up / 1e18:,.2f} of asset {b}, "
+            f"above its shortfall + tolerance {room[b] / 1e18:,.2f}",
+        )
+
+
 def _verify_rebalance(
     meta: VaultMeta,
     index: dict[str, int],
@@ -547,6 +651,7 @@ def _verify_rebalance(
     receipt: dict[str, Any],
     midblock: str | None,
     txn: dict[str, Any] | None = None,
+    loss_used: int = 0,
 ) -> RebalanceCheck:
     reb = next(e for e in tx_events if e.name == "Rebalanced")
     min_outs = _min_outs(meta, txn)
@@ -557,15 +662,7 @@ def _verify_rebalance(
     def bad(rule: str, detail: str) -> None:
         viol.append(Violation(rule, tx, blk, detail))
 
-    params = model.Params(
-        drift_threshold_bps=h["drift_threshold_bps"],
-        rebalance_period=h["rebalance_period"],
-        min_drift_bps=h["min_drift_bps"],
-        cooldown=h["cooldown"],
-        max_slippage_bps=h["max_slippage_bps"],
-        max_trade_bps=h["max_trade_bps"],
-        tolerance_bps=h["tolerance_bps"],
-    )
+    params = h["params"]
     dec = meta.decimals
     targets = h["targets"]
     if midblock:
@@ -579,15 +676,17 @@ def _verify_rebalance(
 
     # I2: prices
     prices, stat_txt = [], []
-    for i, (rid, answer, _started, updated, answered) in enumerate(h["rounds"]):
-        prices.append(model.normalise_price(answer, meta.feed_decimals[i]))
-        st = model.feed_status(answer, updated, rid, answered, h["max_ages"][i], ts)
-        if st != model.FEED_OK:
-            name = {1: "non-positive", 2: "stale", 3: "incomplete"}[st]
-            stat_txt.append(
-                f"feed {meta.feeds[i]} {name} (answer {answer}, updatedAt {updated}, "
-                f"max_age {h['max_ages'][i]})"
-            )
+    seq_up = True
+    if meta.sequencer:
+        seq_up = model.sequencer_up(*h["sequencer"], ts, meta.sequencer_grace)
+        if not seq_up:
+            stat_txt.append(f"sequencer {meta.sequencer} down or in its grace period")
+    for i, raw in enumerate(h["rounds"]):
+        price, st, updated = model.read_feed(raw, meta.feed_decimals[i], h["max_ages"][i], ts)
+        prices.append(price)
+        if st != model.FEED_OK and seq_up:
+            name = {1: "non-positive", 2: "stale", 3: "incomplete", 4: "unusable"}[st]
+            stat_txt.append(f"feed {meta.feeds[i]} {name} (updatedAt {updated}, max_age {h['max_ages'][i]})")
     if stat_txt:
         bad("I2-prices", "; ".join(stat_txt))
 
@@ -622,6 +721,8 @@ def _verify_rebalance(
     slip_value = 0
     cap = value_before * params.max_trade_bps // model.BPS
     size_flagged = False
+    room, over, under = model.trade_rooms(values_b, targets, params.tolerance_bps)
+    sold_mask = bought_mask = 0
     if min_outs is not None and len(min_outs) != len(swaps):
         bad("EVENT", f"{len(min_outs)} trades in the call but {len(swaps)} Swapped events")
     for n_sw, sw in enumerate(swaps):
@@ -650,7 +751,14 @@ def _verify_rebalance(
                 f"swap {s}->{b}: out {a['amount_out']} < bound {floor} "
                 f"({gap:.1f} bps below oracle; max {params.max_slippage_bps} bps)",
             )
-        sold_up += -(-a["amount_in"] * prices[s] // unit_s)
+        value_up = -(-a["amount_in"] * prices[s] // unit_s)
+        bought_up = -(-a["amount_out"] * prices[b] // unit_b)
+        _check_direction(bad, s, b, sold_mask, bought_mask, over, under, value_up, bought_up, room)
+        room[s] = max(0, room[s] - value_up)
+        room[b] = max(0, room[b] - bought_up)
+        sold_mask |= 1 << s
+        bought_mask |= 1 << b
+        sold_up += value_up
         sold_down += a["amount_in"] * prices[s] // unit_s
         # as the vault: running sum of each trade's value rounded up, at most the cap
         if sold_up > cap and not size_flagged:
@@ -704,6 +812,16 @@ def _verify_rebalance(
             f"{(value_before - value_after) / 1e18:,.2f} > allowance {allowance / 1e18:,.2f}",
         )
 
+    # I9: the loss budget, replayed (``loss_used`` is the use stored at the previous rebalance)
+    used = model.loss_used_now(loss_used, h["last_rebalance"], ts, params.loss_budget_bps, params.loss_window)
+    used += model.loss_charge(value_before, value_after)
+    if used > params.loss_budget_bps * model.BPS_TO_LOSS:
+        bad(
+            "I9-budget",
+            f"loss budget use {used / model.BPS_TO_LOSS:.4f} bps > budget {params.loss_budget_bps} bps "
+            f"(window {params.loss_window} s)",
+        )
+
     # EVENT: every number the vault reported
     ev = reb.args
     mism = []
@@ -744,6 +862,7 @@ def _verify_rebalance(
         sold_value=sold_down,
         slippage_value=slip_value,
         n_swaps=len(swaps),
+        loss_used=used,
         gas_used=int(receipt["gasUsed"], 16),
         gas_price=int(receipt.get("effectiveGasPrice") or "0x0", 16),
         violations=viol,

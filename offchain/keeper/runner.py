@@ -416,6 +416,15 @@ class Keeper:
             return self._skip(
                 vault, "after-revert", "last submission reverted; waiting for the state to change"
             )
+        room = model.loss_room_value(st.loss_budget_used, st.loss_budget_bps, vm.total_value())
+        if room == 0:
+            return self._skip(
+                vault,
+                "loss-budget",
+                f"the vault's loss budget is used up ({st.loss_budget_bps} bps per {st.loss_window} s); "
+                "it refills over time",
+                **data,
+            )
         planned = policy.plan(vm, fee_bps=cfg.fee_bps)
         if not planned:
             return self._skip(vault, "no-trades", **data)

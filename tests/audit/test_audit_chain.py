@@ -212,9 +212,14 @@ def crafted(chain, clean):
         [t.address for t in st.tokens],
         [f.address for f in st.feeds],
         list(DEFAULT_WEIGHTS),
+        [s.heartbeat for s in st.specs],
+        st.vault.functions.get_params().call(),
         st.router.address,
+        st.governance,
         sb.keeper.address,
         "0x" + "00" * 20,
+        "0x" + "00" * 20,
+        0,
     )
     sb.deposit(1_000_000, vault=v2)
     sb.advance(2 * 3_600)

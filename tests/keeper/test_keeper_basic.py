@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from keeper_env import Env
 
+from offchain import model
 from offchain.chain import Sender
+
+ZERO = "0x" + "00" * 20
 
 
 def test_once_rebalances_when_the_vault_allows(env: Env):
@@ -27,7 +30,8 @@ def test_one_cycle_rebalances_several_vaults_sending_before_waiting(env: Env):
     investor = w3.eth.accounts[3]
     second = d.deploy(
         "RebalancingVault", "second", "b2", [t.address for t in st.tokens], [f.address for f in st.feeds],
-        [2_500, 2_500, 2_500, 2_500], st.router.address, env.keeper_addr, w3.eth.accounts[2],
+        [2_500, 2_500, 2_500, 2_500], [s.heartbeat for s in st.specs], model.Params().as_list(),
+        st.router.address, st.governance, env.keeper_addr, w3.eth.accounts[2], ZERO, 0,
     )  # fmt: skip
     inv = Sender(w3, investor)
     amounts = [st.amount_for_usd(i, 250_000) for i in range(4)]
