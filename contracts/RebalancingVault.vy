@@ -18,8 +18,11 @@
            assets that are below it, each by at most its distance from target (a buy may end
            `tolerance_bps` past it); no asset is both sold and bought. So trading can only undo
            the imbalance the market made, and it can lose at most `max_slippage_bps` of the value
-           it trades. On top of that, every loss against the oracle (value before minus value
-           after, as a fraction of value before) is charged to a loss budget: at most
+           it trades. The one imbalance a keeper can make itself is a buy's overshoot, at most
+           `tolerance_bps` per asset: with `tolerance_bps` below `min_drift_bps` (the defaults,
+           25 < 100) an overshoot alone can never trigger a rebalance, so every rebalance starts
+           from a market-made deviation. On top of that, every loss against the oracle (value
+           before minus value after, as a fraction of value before) is charged to a loss budget: at most
            `loss_budget_bps` of vault value at once, refilling at `loss_budget_bps` per
            `loss_window` seconds. Over any T seconds trading loses at most
            loss_budget_bps * (1 + T / loss_window) of vault value, however the keeper, the owner
