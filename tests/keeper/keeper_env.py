@@ -154,6 +154,7 @@ def stack_from_manifest(w3: Web3, deployer: Sender, m: dict[str, Any]) -> LocalS
         c("RebalancingVault", m["vaults"][0]["address"]),
         c("VaultLens", m["lens"]),
         m["blocks"],
+        governance=m.get("governance") or m["vaults"][0]["governance"],
     )
 
 
