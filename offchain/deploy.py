@@ -240,6 +240,12 @@ def _check_static(config: VaultConfig, out: Preflight) -> None:
         out.errors.append("bad assets: the same token is listed twice")
     for problem in config.vault_params().violations():  # the contract's bounds, one table (model)
         out.errors.append(f"bad parameter: {problem}")
+    vp = config.vault_params()
+    if vp.tolerance_bps >= vp.min_drift_bps:
+        out.warnings.append(
+            f"tolerance_bps {vp.tolerance_bps} >= min_drift_bps {vp.min_drift_bps}: a keeper's own overshoot "
+            "could then trigger the next rebalance (see the vault's P1); keep tolerance below min drift"
+        )
     lo, hi = MAX_AGE_BOUNDS
     for a in config.assets:
         if not lo <= a.heartbeat <= hi:
