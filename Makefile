@@ -10,12 +10,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit clean
+.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget clean
 
 help:
 	@echo "make demo   - a year on Anvil: daily prices + arbitrage, the keeper rebalancing, table + HTML report"
 	@echo "make test   - lint + the whole test suite on Anvil (installs everything)"
-	@echo "make bench  - gas, optimiser, backtest, keeper and audit benchmarks (figures go into README.md)"
+	@echo "make bench  - gas, optimiser, backtest, keeper, audit and loss-budget benchmarks (figures go into README.md)"
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -49,7 +49,7 @@ lint: install
 	$(VENV)/bin/ruff check offchain scripts tests bench
 	$(VENV)/bin/ruff format --check offchain scripts tests bench
 
-bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit
+bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget
 
 bench-gas: install
 	$(BROWNIE) compile
@@ -64,6 +64,9 @@ bench-backtest: install
 bench-keeper: install
 	$(BROWNIE) compile
 	$(PY) bench/bench_keeper.py
+
+bench-loss-budget: install
+	$(PY) bench/bench_loss_budget.py
 
 bench-audit: install
 	$(BROWNIE) compile
