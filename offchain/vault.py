@@ -151,7 +151,9 @@ def build_trades(
         fee_bps=fee_bps,
         max_trade_bps=state.max_trade_bps,
         loss_room=model.loss_room_value(
-            state.loss_budget_used, state.loss_budget_bps, state.to_model().total_value()
+            state.loss_budget_used,
+            state.loss_budget_bps,
+            sum(model.asset_values(state.holdings, state.prices, state.decimals)),
         ),
     )
     out: list[ProposedTrade] = []

@@ -132,6 +132,12 @@ class Sandbox:
             max_slippage_bps=v.max_slippage_bps().call(),
             max_trade_bps=v.max_trade_bps().call(),
         )
+        try:  # the real vault's loss budget; a crafted double has none: plan without that cap
+            fields.update(
+                loss_budget_used=v.loss_budget_used().call(), loss_budget_bps=v.loss_budget_bps().call()
+            )
+        except Exception:  # noqa: BLE001 - the double lacks the views
+            fields.update(loss_budget_used=0, loss_budget_bps=model.PARAM_BOUNDS["loss_budget_bps"][1])
         return VaultState(**fields)
 
     def trades(self, vault: Any = None, band_bps: int = 10) -> list[tuple[str, str, int, int]]:
