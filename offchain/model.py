@@ -33,6 +33,8 @@ __all__ = [
     "FEED_STALE",
     "FEED_INCOMPLETE",
     "FEED_UNUSABLE",
+    "FEED_STATUS_NAMES",
+    "FEED_REVERT_REASONS",
     "MAX_PRICE",
     "LOSS_ONE",
     "BPS_TO_LOSS",
@@ -57,9 +59,11 @@ __all__ = [
     "loss_used_now",
     "loss_charge",
     "loss_room_value",
+    "loss_stored",
     "SwapResult",
     "RebalanceCheck",
     "check_rebalance",
+    "check_trades",
     "asset_values",
     "weights_wad",
     "weights_bps",
@@ -86,6 +90,13 @@ FEED_NON_POSITIVE = 1
 FEED_STALE = 2
 FEED_INCOMPLETE = 3
 FEED_UNUSABLE = 4  # reverted, short or garbled data, answer above MAX_PRICE, or sequencer down
+FEED_STATUS_NAMES = {
+    FEED_OK: "ok",
+    FEED_NON_POSITIVE: "non-positive",
+    FEED_STALE: "stale",
+    FEED_INCOMPLETE: "incomplete",
+    FEED_UNUSABLE: "unusable",
+}
 
 MAX_PRICE = 10**36  # largest accepted price, 1e18 quote units per whole token
 LOSS_ONE = 10**15  # the loss budget's unit: 1e-15 of vault value
@@ -335,6 +346,8 @@ class VaultModel:
     paused: bool = False
     feeds_ok: bool = True
     loss_used: int = 0  # loss budget in use at the time of the snapshot, LOSS_ONE units
+    # the use the vault stored at ``last_rebalance`` (what it drains from); None: take ``loss_used``
+    loss_stored: int | None = None
 
     def values(self) -> list[int]:
         return asset_values(self.balances, self.prices, self.decimals)
@@ -350,6 +363,10 @@ class VaultModel:
 
     def drift(self) -> int:
         return self.drift_wad() // BPS_TO_WAD
+
+    def loss_room_value(self) -> int:
+        """The largest loss (1e18 quote units) a rebalance may still make, as of the snapshot."""
+        return loss_room_value(self.loss_used, self.params.loss_budget_bps, self.total_value())
 
     def needs_rebalance(self, now: int) -> tuple[bool, int]:
         """Mirror of ``needs_rebalance()``: never while paused or with any feed unusable."""
@@ -381,6 +398,7 @@ def plan_trades(
     max_trade_bps: int = BPS,
     min_value: int = 0,
     loss_room: int | None = None,
+    tolerance_bps: int = 0,
 ) -> list[PlannedTrade]:
     """Greedy trade list that moves the vault toward target with at most ``n - 1`` swaps.
 
@@ -392,8 +410,12 @@ def plan_trades(
     trimmed by 1 bps of value so AMM rounding never overshoots. Trades below ``min_value``
     (1e18 quote units) are dropped. The sum sold is capped at ``max_trade_bps`` of vault value.
 
-    Every trade passes the vault's I8 rules (``trade_rooms``): only overweight assets are sold, never
-    more than their sell room; only underweight ones are bought; no asset is on both sides.
+    Every trade passes the vault's I8 rules (``trade_rooms``, with the vault's own rounding): only
+    overweight assets are sold, each trade's value rounded up never exceeding what is left of the
+    asset's sell room; only underweight ones are bought, and the oracle value of what the buy should
+    receive (the oracle-implied output less ``fee_bps``, rounded up) never exceeds what is left of
+    its buy room (``tolerance_bps``: the vault's, 0 to keep the whole tolerance as a margin); no
+    asset is on both sides. A trade that would break a room is shrunk until it fits.
     ``loss_room`` (1e18 quote units, e.g. ``loss_room_value``) caps the sum sold so that the swap
     fee plus 10 bps of impact on it fits the loss budget left; ``None``: no cap.
     """
@@ -404,18 +426,24 @@ def plan_trades(
         return []
     band = band_bps * total // BPS
     # Signed excess over target (positive: overweight, sell), trimmed to the band edge; a sale never
-    # exceeds the vault's sell room (its target value rounded up, I8).
-    room, over, _under = trade_rooms(values, targets_bps, 0)
+    # exceeds the vault's sell room (its target value rounded up, I8), a buy its buy room.
+    room, over, under = trade_rooms(values, targets_bps, tolerance_bps)
     excess = []
     for i in range(n):
         e = values[i] - targets_bps[i] * total // BPS
         e = 0 if abs(e) <= band else (e - band if e > 0 else e + band)
-        excess.append(min(e, room[i]) if e > 0 and (over >> i) & 1 else (e if e < 0 else 0))
+        if e > 0 and (over >> i) & 1:
+            excess.append(min(e, room[i]))
+        elif e < 0 and (under >> i) & 1:
+            excess.append(e)
+        else:
+            excess.append(0)
     sells = sorted(((e, i) for i, e in enumerate(excess) if e > 0), reverse=True)
     buys = sorted(((-e, i) for i, e in enumerate(excess) if e < 0), reverse=True)
     sell_left = {i: e for e, i in sells}
     buy_left = {i: e for e, i in buys}
     budget = max_trade_bps * total // BPS
+    loss_left = loss_room
     if loss_room is not None:
         budget = min(budget, loss_room * BPS // (fee_bps + 10))
     trades: list[PlannedTrade] = []
@@ -429,15 +457,32 @@ def plan_trades(
         buy_left[b] -= v * (BPS - fee_bps) // BPS
         budget -= v
         sized = v * (BPS - 1) // BPS  # 1 bps haircut: rounding never carries an asset past target
-        amount_in = sized * 10 ** decimals[s] // prices[s]
-        if amount_in > 0 and sized >= min_value:
+        wanted = sized * 10 ** decimals[s] // prices[s]
+        amount_in = _fit_rooms(wanted, s, b, prices, decimals, room, fee_bps)
+        value = sized if amount_in == wanted else amount_in * prices[s] // 10 ** decimals[s]
+        loss = 0
+        if amount_in > 0 and loss_left is not None:
+            # the fee and the output's rounding at the oracle, +2 for the per-asset value floors
+            recv = (
+                oracle_out(amount_in, prices[s], decimals[s], prices[b], decimals[b]) * (BPS - fee_bps) // BPS
+            )
+            loss = (
+                max(0, amount_in * prices[s] // 10 ** decimals[s] - recv * prices[b] // 10 ** decimals[b]) + 2
+            )
+            if loss > loss_left:
+                amount_in = 0  # a coarse token's rounding alone would overdraw the budget: skip it
+        if amount_in > 0 and value >= min_value:
+            if loss_left is not None:
+                loss_left -= loss
+            room[s] -= -(-amount_in * prices[s] // 10 ** decimals[s])
+            room[b] -= _bought_up(amount_in, s, b, prices, decimals, fee_bps)
             trades.append(
                 PlannedTrade(
                     sell=s,
                     buy=b,
                     amount_in=amount_in,
                     expected_out=oracle_out(amount_in, prices[s], decimals[s], prices[b], decimals[b]),
-                    value=sized,
+                    value=value,
                 )
             )
         if sell_left[s] <= 0:
@@ -445,6 +490,42 @@ def plan_trades(
         if v >= need_gross:
             bi += 1
     return trades
+
+
+def _bought_up(
+    amount_in: int, s: int, b: int, prices: Sequence[int], decimals: Sequence[int], fee_bps: int
+) -> int:
+    """What the vault would charge to ``b``'s buy room if the swap paid the oracle rate less the fee."""
+    out = oracle_out(amount_in, prices[s], decimals[s], prices[b], decimals[b]) * (BPS - fee_bps) // BPS
+    return -(-out * prices[b] // 10 ** decimals[b])
+
+
+def _fit_rooms(
+    amount_in: int,
+    s: int,
+    b: int,
+    prices: Sequence[int],
+    decimals: Sequence[int],
+    room: Sequence[int],
+    fee_bps: int,
+) -> int:
+    """The largest amount <= ``amount_in`` whose sale fits ``room[s]`` and whose estimated purchase
+    fits ``room[b]``, both rounded up as the vault rounds them (value and output grow with the amount)."""
+
+    def fits(a: int) -> bool:
+        sold_up = -(-a * prices[s] // 10 ** decimals[s])
+        return sold_up <= room[s] and _bought_up(a, s, b, prices, decimals, fee_bps) <= room[b]
+
+    if amount_in <= 0 or fits(amount_in):
+        return max(0, amount_in)
+    lo, hi = 0, amount_in  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 # ---- Issue 9: trade direction and size (I8), the loss budget (I9), the whole rebalance ----
@@ -616,3 +697,63 @@ def check_rebalance(
         if used > p.loss_budget_bps * BPS_TO_LOSS:
             return RebalanceCheck("vault: loss budget")
     return RebalanceCheck(None, code, v0, v1, d0, d1, sold, used, tuple(bal))
+
+
+def loss_stored(used_now: int, last_rebalance: int, now: int, budget_bps: int, window: int) -> int:
+    """A stored use equivalent to the vault's, from the use ``loss_budget_used()`` reported at ``now``:
+    ``loss_used_now(loss_stored(u, ...), last, t, ...) == loss_used_now(stored, last, t, ...)`` for every
+    ``t >= now`` (exact when ``u > 0``; when ``u == 0`` any stored use drained to 0 stays 0)."""
+    return used_now + (now - last_rebalance) * budget_bps * BPS_TO_LOSS // window
+
+
+FEED_REVERT_REASONS = {
+    FEED_UNUSABLE: "vault: feed unusable",
+    FEED_NON_POSITIVE: "vault: bad price",
+    FEED_INCOMPLETE: "vault: incomplete round",
+    FEED_STALE: "vault: stale price",
+}
+
+
+def check_trades(
+    vault: VaultModel,
+    trades: Sequence[PlannedTrade | tuple[int, int, int, int]],
+    received: Sequence[int],
+    now: int,
+    *,
+    min_outs: Sequence[int] | None = None,
+    loss_used: int | None = None,
+    statuses: Sequence[int] | None = None,
+    sequencer_up: bool = True,
+) -> str | None:
+    """The first revert reason ``rebalance`` would give for ``trades`` at ``vault.prices`` (the oracle)
+    when the router pays ``received[k]`` for trade k; ``None`` when it would pass.
+
+    ``trades``: ``PlannedTrade`` (then ``min_outs``, default the oracle bound) or
+    ``(sell, buy, amount_in, min_amount_out)`` index tuples. ``loss_used``: the use the vault stored
+    at ``vault.last_rebalance`` (default ``vault.loss_stored``, else ``vault.loss_used``).
+    ``statuses`` (feed statuses, e.g. from ``read_feed``) and ``sequencer_up`` add I2 in the vault's
+    order: sequencer, then each feed's reason. Keeper role and deadline are the caller's.
+    """
+    swaps = []
+    for k, t in enumerate(trades):
+        if isinstance(t, PlannedTrade):
+            floor = min_acceptable_out(t.expected_out, vault.params.max_slippage_bps)
+            mo = floor if min_outs is None else min_outs[k]
+            swaps.append(SwapResult(t.sell, t.buy, t.amount_in, mo, received[k]))
+        else:
+            s, b, a, mo = t
+            swaps.append(SwapResult(s, b, a, mo if min_outs is None else min_outs[k], received[k]))
+    if vault.paused:
+        return "vault: paused"
+    if not swaps:
+        return "vault: no trades"
+    if now < vault.last_rebalance + vault.params.cooldown:
+        return "vault: cooldown"
+    if not sequencer_up:
+        return "vault: sequencer down"
+    for st in statuses or ():
+        if st != FEED_OK:
+            return FEED_REVERT_REASONS[st]
+    if loss_used is None:
+        loss_used = vault.loss_stored if vault.loss_stored is not None else vault.loss_used
+    return check_rebalance(vault, swaps, now, loss_used=loss_used).reason

@@ -174,6 +174,7 @@ class Policy(ABC):
             max_trade_bps=vault.params.max_trade_bps,
             min_value=min_value,
             loss_room=room,
+            tolerance_bps=vault.params.tolerance_bps,
         )
 
 

@@ -84,7 +84,22 @@ class VaultState:
             paused=self.paused,
             feeds_ok=all(s == model.FEED_OK for s in self.feed_status),
             loss_used=self.loss_budget_used,
+            loss_stored=model.loss_stored(
+                self.loss_budget_used,
+                self.last_rebalance,
+                self.timestamp,
+                self.loss_budget_bps,
+                self.loss_window,
+            ),
         )
+
+    def feed_problems(self) -> list[str]:
+        """One line per feed whose status is not ok (empty: every feed usable), for logs."""
+        return [
+            f"feed {i} ({self.feeds[i]}) {model.FEED_STATUS_NAMES.get(s, s)}"
+            for i, s in enumerate(self.feed_status)
+            if s != model.FEED_OK
+        ]
 
 
 def vault_contract(w3: Web3, address: str) -> Contract:
