@@ -63,6 +63,8 @@ def tables(res: AuditResult, swap_fee_bps: int = 30) -> dict[str, pd.DataFrame]:
                 "threshold_bps": c.params.drift_threshold_bps,
                 "min_drift_bps": c.params.min_drift_bps,
                 "max_slippage_bps": c.params.max_slippage_bps,
+                "loss_budget_bps": c.params.loss_budget_bps,
+                "loss_used_bps": c.loss_used / model.BPS_TO_LOSS,
                 "value_before": c.value_before / Q,
                 "value_after": c.value_after / Q,
                 "value_change": (c.value_after - c.value_before) / Q,
@@ -143,6 +145,16 @@ def summary_tables(res: AuditResult, t: dict[str, pd.DataFrame], max_rows: int =
         else "[red]" + ", ".join(f"{r} x{n}" for r, n in sorted(by_rule.items())) + "[/]"
     )
     s.add_row("violations", verdict)
+    s.add_row(
+        "rules checked",
+        ", ".join(f"{r} {'[red]x' + str(by_rule[r]) + '[/]' if by_rule.get(r) else 'ok'}" for r in RULES),
+    )
+    if len(rc):
+        s.add_row(
+            "loss budget",
+            f"peak use {rc['loss_used_bps'].max():.4f} bps of {int(rc['loss_budget_bps'].iloc[-1])} bps "
+            "(after a rebalance)",
+        )
     s.add_row("findings", ", ".join(f"{f.kind} (block {f.block})" for f in res.findings) or "none")
     s.add_row("rpc requests", f"{res.rpc_calls:,} in {res.timings.get('total', 0):.2f} s")
     out = [s]

@@ -131,6 +131,7 @@ class Sandbox:
             target_weights=v.get_target_weights().call(),
             max_slippage_bps=v.max_slippage_bps().call(),
             max_trade_bps=v.max_trade_bps().call(),
+            tolerance_bps=v.tolerance_bps().call(),
         )
         try:  # the real vault's loss budget; a crafted double has none: plan without that cap
             fields.update(

@@ -21,7 +21,7 @@ boundaries, so:
   ``Rebalanced`` and ``Swapped`` events (reason, drifts, values, weights, oracle-implied outputs) is
   recomputed from the ``B - 1`` state and must match exactly.
 
-Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each with ``offchain.model``:
+Rules (the vault's invariants I1-I9, ``contracts/RebalancingVault.vy``), each with ``offchain.model``:
 
 * ``I0-access``: ``paused()`` false and ``is_keeper(keeper)`` true at ``B - 1``.
 * ``I1-trigger``: ``model.trigger(drift_before_wad, ts(B), last_rebalance, params) != NONE``.
@@ -38,6 +38,19 @@ Rules (the vault's invariants I1-I7, ``contracts/RebalancingVault.vy``), each wi
 * ``I6-drift``: ``drift_after_wad < drift_before_wad``.
 * ``I7-value``: ``value_after + floor(amount_in * price_sell / unit) summed * max_slippage_bps // 10_000
   >= value_before``.
+* ``I8-roundtrip`` (``rule_roundtrip``): no asset both sold and bought in one rebalance.
+* ``I8-direction`` (``rule_direction``): only assets above target (exact, at the oracle values before
+  the rebalance, ``model.trade_rooms``) sold, only assets below target bought.
+* ``I8-caps`` (``rule_caps``): per asset, the value sold (each trade rounded up) within its sell room
+  ``v - ceil(target value)``, the value bought (rounded up) within ``floor(target value) - v +
+  floor(V * tolerance_bps / 10_000)``, both used up trade by trade as the vault does.
+* ``I9-budget`` (``rule_budget``): the loss budget replayed from history: the use stored at the
+  previous rebalance (``loss_budget_used()`` before the window, or 0 from deployment), drained since
+  at ``loss_budget_bps / loss_window``, plus ``model.loss_charge``, within ``loss_budget_bps``.
+* ``TIMELOCK`` (``check_timelock``): every ``ParameterChanged`` that loosened (``model.loosens``; a
+  larger max age), every ``KeeperSet(enabled=True)`` after the deployment and every
+  ``TargetWeightsApplied`` matches a ``ChangeQueued`` of the same kind and value (not cancelled) whose
+  eta is <= the change's block time; a tightening may be immediate.
 * ``EVENT``: the vault's events equal the recomputation (see above).
 * ``MIDBLOCK``: see above.
 * ``ACCOUNTING``: at sampled blocks, holdings rebuilt from events == ``get_holdings()``.
@@ -98,6 +111,17 @@ CONFIG_EVENTS = {
 }
 
 SCALARS = ("last_rebalance",)  # besides get_params(), which returns the ten parameters
+# A vault without get_params() (a pre-issue-9 build or a permissive double): the parameters it has,
+# read one by name; the others keep model.Params' defaults and I9 (no budget to check) is skipped.
+LEGACY_PARAMS = (
+    "drift_threshold_bps",
+    "min_drift_bps",
+    "max_slippage_bps",
+    "max_trade_bps",
+    "tolerance_bps",
+    "cooldown",
+    "rebalance_period",
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +151,7 @@ class VaultMeta:
     deploy_block: int | None = None
     sequencer: str | None = None  # the L2 sequencer-uptime feed, if the vault has one
     sequencer_grace: int = 0
+    has_params: bool = True  # get_params() (and the loss budget): False for a legacy vault ABI
 
     @property
     def n(self) -> int:
@@ -232,6 +257,13 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
         seq, grace = _call(rpc, address, "sequencer()", ["address", "uint256"], block)
     except Exception:  # noqa: BLE001 - a vault without a sequencer view
         seq, grace = None, 0
+    try:
+        _call(rpc, address, "get_params()", ["uint256[10]"], block)
+        has_params = True
+    except Exception as exc:  # noqa: BLE001 - a legacy vault: parameters by name
+        if isinstance(exc, RpcUnavailable):
+            raise
+        has_params = False
     zero = "0x" + "00" * 20
     return VaultMeta(
         Web3.to_checksum_address(address),
@@ -241,6 +273,7 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
         list(fdec),
         sequencer=Web3.to_checksum_address(seq) if seq and seq.lower() != zero else None,
         sequencer_grace=int(grace),
+        has_params=has_params,
     )
 
 
@@ -265,7 +298,10 @@ def find_deploy_block(rpc: Rpc, address: str, latest: int) -> int:
 def _hist_requests(meta: VaultMeta, block: int, keeper: str) -> list[tuple[str, list[Any]]]:
     v = meta.address
     reqs = [Rpc.call_req(v, encode_call(f"{name}()"), block) for name in SCALARS]
-    reqs.append(Rpc.call_req(v, encode_call("get_params()"), block))
+    if meta.has_params:
+        reqs.append(Rpc.call_req(v, encode_call("get_params()"), block))
+    else:
+        reqs += [Rpc.call_req(v, encode_call(f"{name}()"), block) for name in LEGACY_PARAMS]
     reqs.append(Rpc.call_req(v, encode_call("paused()"), block))
     reqs.append(Rpc.call_req(v, encode_call("get_target_weights()"), block))
     reqs.append(Rpc.call_req(v, encode_call("get_max_ages()"), block))
@@ -282,8 +318,13 @@ def _parse_hist(meta: VaultMeta, res: list[Any]) -> dict[str, Any]:
     for i, name in enumerate(SCALARS):
         out[name] = decode_result(["uint256"], res[i])[0]
     k = len(SCALARS)
-    out["params"] = model.Params.from_list(decode_result(["uint256[10]"], res[k])[0])
-    k += 1
+    if meta.has_params:
+        out["params"] = model.Params.from_list(decode_result(["uint256[10]"], res[k])[0])
+        k += 1
+    else:
+        named = {n: decode_result(["uint256"], res[k + j])[0] for j, n in enumerate(LEGACY_PARAMS)}
+        out["params"] = model.Params(**named)
+        k += len(LEGACY_PARAMS)
     out["paused"] = decode_result(["bool"], res[k])[0]
     out["targets"] = list(decode_result(["uint256[]"], res[k + 1])[0])
     out["max_ages"] = list(decode_result(["uint256[]"], res[k + 2])[0])
@@ -361,7 +402,13 @@ def audit(
     # 3. historical state before each rebalance (block - 1), batched
     t2 = time.perf_counter()
     hist: dict[str, dict[str, Any]] = {}
-    per = len(SCALARS) + 5 + meta.n + (1 if meta.sequencer else 0)
+    per = (
+        len(SCALARS)
+        + (1 if meta.has_params else len(LEGACY_PARAMS))
+        + 4
+        + meta.n
+        + (1 if meta.sequencer else 0)
+    )
     chunk = max(1, rpc.batch_size // per)
     parts = [rebal_events[i : i + chunk] for i in range(0, len(rebal_events), chunk)]
 
@@ -444,7 +491,10 @@ def audit(
                 holdings[s] -= e.args["amount_in"]
                 holdings[b] += e.args["amount_out"]
         after_block[e.block] = list(holdings)
-    violations.extend(check_timelock(events, timestamps))
+    if meta.has_params:  # a legacy vault has no timelock to check
+        violations.extend(
+            check_timelock(events, timestamps, _initial_pending(rpc, address, from_block, meta))
+        )
     timings["verify"] = time.perf_counter() - t4
 
     # 6. holdings vs get_holdings() and balanceOf at sampled blocks
@@ -475,7 +525,12 @@ def audit(
 def _initial_loss_used(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> int:
     """The loss-budget use the vault stored at its last rebalance before ``from_block`` (0 from the
     deployment): rebuilt from ``loss_budget_used()`` at ``from_block - 1`` plus the drain since."""
-    if from_block == 0 or meta.deploy_block == from_block or rpc.code(address, from_block - 1) in ("0x", ""):
+    if (
+        not meta.has_params
+        or from_block == 0
+        or meta.deploy_block == from_block
+        or rpc.code(address, from_block - 1) in ("0x", "")
+    ):
         return 0
     blk = from_block - 1
     (used,) = _call(rpc, address, "loss_budget_used()", ["uint256"], blk)
@@ -486,11 +541,34 @@ def _initial_loss_used(rpc: Rpc, address: str, from_block: int, meta: VaultMeta)
     return used + (ts - last) * p.loss_budget_bps * model.BPS_TO_LOSS // p.loss_window
 
 
-def check_timelock(events: list[Event], timestamps: dict[int, int]) -> list[Violation]:
+def _initial_pending(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> dict[int, tuple[int, int]]:
+    """Changes queued before the audited window (``pending_changes()`` at ``from_block - 1``)."""
+    if (
+        not meta.has_params
+        or from_block == 0
+        or meta.deploy_block == from_block
+        or rpc.code(address, from_block - 1) in ("0x", "")
+    ):
+        return {}
+    try:
+        (rows,) = _call(rpc, address, "pending_changes()", ["(uint256,uint256,uint256)[]"], from_block - 1)
+    except Exception as exc:  # noqa: BLE001 - no such view: nothing known to be queued
+        if isinstance(exc, RpcUnavailable):
+            raise
+        return {}
+    return {int(k): (int(v), int(eta)) for k, v, eta in rows}
+
+
+def check_timelock(
+    events: list[Event],
+    timestamps: dict[int, int],
+    pending: dict[int, tuple[int, int]] | None = None,
+) -> list[Violation]:
     """TIMELOCK: every change that loosened a bound, added a keeper or set new targets was announced by
     a ``ChangeQueued`` of the same kind and value, not cancelled, and applied at or after its eta.
-    Tightening changes (and the deployment's own keeper) may be immediate."""
-    pending: dict[int, tuple[int, int]] = {}  # kind -> (value, eta)
+    Tightening changes (and the deployment's own keeper) may be immediate. ``pending``: kind ->
+    (value, eta) already queued before the first event (``pending_changes()`` before the window)."""
+    pending = dict(pending or {})  # kind -> (value, eta)
     deploy_txs = {
         e.tx_hash
         for e in events
@@ -612,33 +690,59 @@ def _dist(a: int, b: int) -> int:
     return abs(a - b)
 
 
-def _check_direction(
-    bad: Callable[[str, str], None],
-    s: int,
-    b: int,
-    sold_mask: int,
-    bought_mask: int,
-    over: int,
-    under: int,
-    value_up: int,
-    bought_up: int,
-    room: list[int],
-) -> None:
-    """I8 for one swap, as the vault checks it: no round trip, direction, per-asset room."""
-    if (bought_mask >> s) & 1 or (sold_mask >> b) & 1:
-        bad("I8-roundtrip", f"asset {s if (bought_mask >> s) & 1 else b} both sold and bought")
+def rule_roundtrip(s: int, b: int, sold_mask: int, bought_mask: int) -> str | None:
+    """I8-roundtrip: an asset sold earlier in the rebalance is not bought, one bought is not sold."""
+    if (bought_mask >> s) & 1:
+        return f"asset {s} sold after it was bought"
+    if (sold_mask >> b) & 1:
+        return f"asset {b} bought after it was sold"
+    return None
+
+
+def rule_direction(s: int, b: int, over: int, under: int) -> list[str]:
+    """I8-direction: only an asset above target (oracle values before the rebalance, exact) is sold,
+    only one below target is bought (``over``/``under`` from ``model.trade_rooms``)."""
+    out = []
     if not (over >> s) & 1:
-        bad("I8-direction", f"sold asset {s}, which was not above its target")
+        out.append(f"sold asset {s}, which was not above its target")
     if not (under >> b) & 1:
-        bad("I8-direction", f"bought asset {b}, which was not below its target")
+        out.append(f"bought asset {b}, which was not below its target")
+    return out
+
+
+def rule_caps(
+    s: int, b: int, value_up: int, bought_up: int, room: list[int], over: int, under: int
+) -> list[str]:
+    """I8-caps: the trade's value sold (rounded up) fits what is left of the sell room of ``s``, and
+    its value bought (rounded up) what is left of the buy room of ``b``; ``room`` is then used up."""
+    out = []
     if (over >> s) & 1 and value_up > room[s]:
-        bad("I8-caps", f"sold {value_up / 1e18:,.2f} of asset {s}, above its excess {room[s] / 1e18:,.2f}")
+        out.append(f"sold {value_up / 1e18:,.2f} of asset {s}, above its excess {room[s] / 1e18:,.2f}")
     if (under >> b) & 1 and bought_up > room[b]:
-        bad(
-            "I8-caps",
+        out.append(
             f"bought {bought_up / 1e18:,.2f} of asset {b}, "
-            f"above its shortfall + tolerance {room[b] / 1e18:,.2f}",
+            f"above its shortfall + tolerance {room[b] / 1e18:,.2f}"
         )
+    room[s] = max(0, room[s] - value_up)
+    room[b] = max(0, room[b] - bought_up)
+    return out
+
+
+def rule_budget(
+    stored: int, last_rebalance: int, ts: int, params: model.Params, value_before: int, value_after: int
+) -> tuple[int, str | None]:
+    """I9-budget: the use stored at the previous rebalance, drained to ``ts``, plus this rebalance's
+    charge, within the budget. Returns the use the vault stored and the violation, if any."""
+    drained = model.loss_used_now(stored, last_rebalance, ts, params.loss_budget_bps, params.loss_window)
+    charge = model.loss_charge(value_before, value_after)
+    used = drained + charge
+    if used > params.loss_budget_bps * model.BPS_TO_LOSS:
+        return used, (
+            f"loss budget use {drained / model.BPS_TO_LOSS:.4f} bps (drained to now) + charge "
+            f"{charge / model.BPS_TO_LOSS:.4f} bps > budget {params.loss_budget_bps} bps "
+            f"(window {params.loss_window} s)"
+        )
+    return used, None
 
 
 def _verify_rebalance(
@@ -753,9 +857,13 @@ def _verify_rebalance(
             )
         value_up = -(-a["amount_in"] * prices[s] // unit_s)
         bought_up = -(-a["amount_out"] * prices[b] // unit_b)
-        _check_direction(bad, s, b, sold_mask, bought_mask, over, under, value_up, bought_up, room)
-        room[s] = max(0, room[s] - value_up)
-        room[b] = max(0, room[b] - bought_up)
+        trip = rule_roundtrip(s, b, sold_mask, bought_mask)
+        if trip:
+            bad("I8-roundtrip", trip)
+        for msg in rule_direction(s, b, over, under):
+            bad("I8-direction", msg)
+        for msg in rule_caps(s, b, value_up, bought_up, room, over, under):
+            bad("I8-caps", msg)
         sold_mask |= 1 << s
         bought_mask |= 1 << b
         sold_up += value_up
@@ -813,14 +921,9 @@ def _verify_rebalance(
         )
 
     # I9: the loss budget, replayed (``loss_used`` is the use stored at the previous rebalance)
-    used = model.loss_used_now(loss_used, h["last_rebalance"], ts, params.loss_budget_bps, params.loss_window)
-    used += model.loss_charge(value_before, value_after)
-    if used > params.loss_budget_bps * model.BPS_TO_LOSS:
-        bad(
-            "I9-budget",
-            f"loss budget use {used / model.BPS_TO_LOSS:.4f} bps > budget {params.loss_budget_bps} bps "
-            f"(window {params.loss_window} s)",
-        )
+    used, over_budget = rule_budget(loss_used, h["last_rebalance"], ts, params, value_before, value_after)
+    if over_budget and meta.has_params:
+        bad("I9-budget", over_budget)
 
     # EVENT: every number the vault reported
     ev = reb.args

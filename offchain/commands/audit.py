@@ -198,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
 def _summary(res: Any, html_path: Path) -> dict[str, Any]:
     from collections import Counter  # noqa: PLC0415
 
+    from offchain.audit.verify import RULES  # noqa: PLC0415
+
     return {
         "vault": res.meta.address,
         "from_block": res.from_block,
@@ -206,6 +208,7 @@ def _summary(res: Any, html_path: Path) -> dict[str, Any]:
         "rebalances": len(res.rebalances),
         "violations": len(res.violations),
         "violations_by_rule": dict(Counter(v.rule for v in res.violations)),
+        "rules": {r: Counter(v.rule for v in res.violations).get(r, 0) for r in RULES},
         "findings": [{"kind": f.kind, "block": f.block, "detail": f.detail} for f in res.findings],
         "rpc_requests": res.rpc_calls,
         "timings_s": {k: round(v, 4) for k, v in res.timings.items()},

@@ -401,7 +401,9 @@ class Keeper:
         if st.paused:
             return self._skip(vault, "paused")
         if any(s != model.FEED_OK for s in st.feed_status):
-            return self._skip(vault, "feed", f"feed status {st.feed_status}")
+            # the vault refuses to rebalance on any of these; "unusable" also covers a down sequencer
+            why = "feed-unusable" if model.FEED_UNUSABLE in st.feed_status else "feed"
+            return self._skip(vault, why, "; ".join(st.feed_problems()), feed_status=list(st.feed_status))
         vm = st.to_model()
         policy = self.policy or Hybrid.from_params(st.params)
         want, reason = policy.needs_rebalance(vm, now)
@@ -428,6 +430,7 @@ class Keeper:
         planned = policy.plan(vm, fee_bps=cfg.fee_bps)
         if not planned:
             return self._skip(vault, "no-trades", **data)
+        data["loss_room_usd"] = round(room / 1e18, 2)
         router = st.router
         quotes = self.rpc.batch(
             [
@@ -447,6 +450,7 @@ class Keeper:
             ]
         )
         trades = []
+        quoted_outs: list[int] = []
         swap_cost = 0
         after = list(vm.balances)
         for t, q in zip(planned, quotes, strict=True):
@@ -463,9 +467,30 @@ class Keeper:
                 )
             mine = quoted * (model.BPS - cfg.keeper_slippage_bps) // model.BPS
             trades.append((st.assets[t.sell], st.assets[t.buy], t.amount_in, max(floor, mine)))
+            quoted_outs.append(quoted)
             swap_cost += t.value - quoted * vm.prices[t.buy] // 10 ** vm.decimals[t.buy]
             after[t.sell] -= t.amount_in
             after[t.buy] += quoted
+        # the vault's own checks (I3-I9) on these trades if every swap pays its quote: never send a
+        # rebalance the vault would refuse (round trip, direction, rooms, loss budget...)
+        index = {a: i for i, a in enumerate(st.assets)}
+        refused = model.check_trades(
+            vm,
+            [(index[a], index[b], x, y) for a, b, x, y in trades],
+            quoted_outs,
+            now,
+        )
+        if refused is not None:
+            reason_data = {**data, "vault_reason": refused}
+            if refused == "vault: loss budget":
+                return self._skip(
+                    vault,
+                    "loss-budget",
+                    f"the quoted trades would overdraw the loss budget ({st.loss_budget_bps} bps per "
+                    f"{st.loss_window} s; {st.loss_budget_used / model.BPS_TO_LOSS:.2f} bps in use)",
+                    **reason_data,
+                )
+            return self._skip(vault, "model-says-no", f"the vault would revert: {refused}", **reason_data)
         drift_after_wad = model.drift_wad(
             model.weights_wad(model.asset_values(after, vm.prices, vm.decimals)), vm.targets_bps
         )

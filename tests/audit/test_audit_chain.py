@@ -124,10 +124,17 @@ def clean(chain):
                 vault.functions.redeem(shares // 10, [0, 0, 0, 0], sb.investor.address, sb.investor.address)
             )
             sb.deposit(50_000)
+    # issue 9: loosenings are queued (ChangeQueued) and applied after the delay; tightenings are
+    # immediate (ParameterChanged at once); a queued keeper is cancelled by the guardian
     owner.transact(vault.functions.set_cooldown(1_800))
     owner.transact(vault.functions.set_drift_threshold_bps(400))
     owner.transact(vault.functions.queue_target_weights([3_000, 4_000, 2_000, 1_000]))
+    owner.transact(vault.functions.set_keeper(w3.eth.accounts[5], True))
+    guardian.transact(vault.functions.cancel_change(model.KIND_KEEPER))
+    guardian.transact(vault.functions.set_max_slippage_bps(90))  # tighter: now
     sb.advance(86_400 + 60)
+    for kind in (model.PARAM_KINDS.index("cooldown"), model.PARAM_KINDS.index("drift_threshold_bps")):
+        owner.transact(vault.functions.apply_change(kind))
     owner.transact(vault.functions.apply_target_weights())
     guardian.transact(vault.functions.pause())
     owner.transact(vault.functions.unpause())
@@ -191,6 +198,29 @@ def crafted(chain, clean):
     d = c.fresh()
     sb.set_prices(moved(c.base, ONE_SWAP))
     out["I5-overshoot"] = (d.address, c.rebalance(d, c.plan(d, (9, 5))))
+
+    # I8 round trip: the right sale, then part of what it bought sold back (WETH was underweight)
+    d = c.fresh()
+    sb.set_prices(moved(c.base, ONE_SWAP))
+    ((sell, buy, amount, floor),) = c.plan(d)
+    back = c.floor(d, sell, buy, amount) // 4
+    out["I8-roundtrip"] = (
+        d.address,
+        c.rebalance(d, [(sell, buy, amount, floor), (buy, sell, back, c.floor(d, buy, sell, back))]),
+    )
+
+    # I8 caps: the right pair, selling WBTC's whole excess plus 20 bps of vault value: WBTC ends
+    # within tolerance_bps (25) past its target (I5 holds), but above its sell room
+    d = c.fresh()
+    sb.set_prices(moved(c.base, ONE_SWAP))
+    ((sell, buy, _amount, _floor),) = c.plan(d)
+    prices = [p * 10**10 for p in sb.prices]
+    decimals = [x.decimals for x in sb.stack.specs]
+    values = model.asset_values(d.functions.get_holdings().call(), prices, decimals)
+    room, _over, _under = model.trade_rooms(values, list(DEFAULT_WEIGHTS), 25)
+    s_i = d.functions.get_assets().call().index(sell)
+    amount = (room[s_i] + sum(values) * 20 // model.BPS) * 10 ** decimals[s_i] // prices[s_i]
+    out["I8-caps"] = (d.address, c.rebalance(d, [(sell, buy, amount, c.floor(d, sell, buy, amount))]))
 
     # I0: a valid rebalance sent by an account without the keeper role
     d = c.fresh()
@@ -275,6 +305,8 @@ def test_clean_history_has_no_violation(chain, clean):
         "Rebalanced",
         "Swapped",
         "ParameterChanged",
+        "ChangeQueued",
+        "ChangeCancelled",
         "TargetWeightsQueued",
         "TargetWeightsApplied",
         "Paused",
@@ -289,6 +321,8 @@ def test_clean_history_has_no_violation(chain, clean):
     # the new targets and threshold are the ones in force for the last rebalance
     assert res.rebalances[-1].targets == [3_000, 4_000, 2_000, 1_000]
     assert res.rebalances[-1].params.drift_threshold_bps == 400
+    assert (res.rebalances[-1].params.cooldown, res.rebalances[-1].params.max_slippage_bps) == (1_800, 90)
+    assert res.rebalances[0].params == model.Params()
     # the donation is a finding, not a violation
     assert [(f.kind, f.amount) for f in res.findings] == [("SURPLUS", 12_345 * 10**6)]
     # holdings rebuilt from events equal the vault's own view at every sampled block
@@ -350,8 +384,10 @@ def test_clean_history_in_a_block_window(chain, clean):
         ("I3-slippage", {"I3-slippage", "I7-value"}),
         ("I3-min-out", {"I3-slippage"}),
         ("I4-size", {"I4-size"}),
-        ("I5-away", {"I5-away", "I6-drift"}),
-        ("I5-overshoot", {"I5-overshoot"}),
+        ("I5-away", {"I5-away", "I6-drift", "I8-direction"}),
+        ("I5-overshoot", {"I5-overshoot", "I8-caps"}),
+        ("I8-roundtrip", {"I8-roundtrip", "I8-direction"}),
+        ("I8-caps", {"I8-caps"}),
         ("I0-access", {"I0-access"}),
         ("MIDBLOCK", {"MIDBLOCK", "EVENT"}),
     ],
