@@ -10,6 +10,14 @@ targets, parameters, block time) with `offchain.model` and compared, exactly, wi
   * `current_weights()`, `drift()`, `total_value()` (or their revert reason when a feed is unusable),
   * `needs_rebalance()` and `checkUpkeep()`,
   * every field of `state()`.
+  * issue 9: `oracle_state()` (prices, statuses incl. 4 "unusable" for a huge answer, updatedAt) against
+    `model.read_feed` on the raw `latestRoundData` bytes; `loss_budget_used()` against the model's
+    replay of the leaky bucket (`loss_used_now` from the use `check_rebalance` says each rebalance
+    stored); `pending_changes()` against the changes the walk queued (loosenings go through the
+    timelock: queued, visible, applied after the eta);
+  * issue 9 trade rules: random trade lists (round trips, wrong directions, oversized sells and buys,
+    on distinct pools so the router's quotes are exact) - `model.check_trades` with the quoted
+    outputs gives exactly the vault's revert reason (or success), by `eth_call`.
 Whenever the trigger holds, the vault's accept/reject boundary for `min_amount_out` is probed with
 `eth_call` on the keeper's first proposed trade and on random trades: `min_acceptable_out - 1`
 reverts "vault: min out below bound", `min_acceptable_out` passes that check. The keeper's
@@ -41,11 +49,9 @@ BASKETS = [
     ((8, 8, 18, 6), (90_000, 7, 1, 1), (1_000, 2_000, 3_000, 4_000)),
 ]
 
-FEED_REASONS = {
-    model.FEED_NON_POSITIVE: "vault: bad price",
-    model.FEED_INCOMPLETE: "vault: incomplete round",
-    model.FEED_STALE: "vault: stale price",
-}
+FEED_REASONS = model.FEED_REVERT_REASONS
+LATEST_ROUND = "0xfeaf968c"  # latestRoundData()
+TRADE_PROBES = 6  # random trade lists per rebalance attempt
 
 
 class Walk:
@@ -62,7 +68,11 @@ class Walk:
         self.rebalances = 0
         self.reasons_seen = set()
         self.pending = None  # (weights, eta) queued and not yet applied
+        self.pending_changes = {}  # kind -> (value, eta), what the walk queued and not yet applied
+        self.loss_stored = 0  # loss budget use the vault stored at its last rebalance (model replay)
         self.statuses_seen = set()
+        self.trade_probes = 0
+        self.trade_reasons = set()
 
     # ---- the reference model, from raw chain data only ----
 
@@ -73,20 +83,16 @@ class Walk:
         feed_decimals = [int(f.decimals()) for f in b.feeds]
         rounds = [f.latestRoundData() for f in b.feeds]
         max_ages = list(v.get_max_ages())
-        prices = [model.normalise_price(r[1], fd) for r, fd in zip(rounds, feed_decimals, strict=True)]
-        statuses = [
-            model.feed_status(r[1], r[3], r[0], r[4], age, now)
-            for r, age in zip(rounds, max_ages, strict=True)
+        raws = [bytes(b.web3.eth.call({"to": f.address, "data": LATEST_ROUND})) for f in b.feeds]
+        readings = [
+            model.read_feed(raw, fd, age, now)
+            for raw, fd, age in zip(raws, feed_decimals, max_ages, strict=True)
         ]
-        params = model.Params(
-            drift_threshold_bps=v.drift_threshold_bps(),
-            rebalance_period=v.rebalance_period(),
-            min_drift_bps=v.min_drift_bps(),
-            cooldown=v.cooldown(),
-            max_slippage_bps=v.max_slippage_bps(),
-            max_trade_bps=v.max_trade_bps(),
-            tolerance_bps=v.tolerance_bps(),
-        )
+        prices = [r[0] for r in readings]
+        statuses = [r[1] for r in readings]
+        # the scalar getters and get_params() agree
+        params = model.Params.from_list(v.get_params())
+        assert params.cooldown == v.cooldown() and params.loss_window == v.loss_window()
         m = model.VaultModel(
             balances=list(v.get_holdings()),
             prices=prices,
@@ -96,13 +102,17 @@ class Walk:
             params=params,
             paused=v.paused(),
             feeds_ok=all(s == model.FEED_OK for s in statuses),
+            loss_used=model.loss_used_now(
+                self.loss_stored, v.last_rebalance(), now, params.loss_budget_bps, params.loss_window
+            ),
+            loss_stored=self.loss_stored,
         )
-        return m, now, rounds, statuses, feed_decimals, max_ages
+        return m, now, rounds, statuses, feed_decimals, max_ages, readings
 
     def check(self, label):
         """Every view and every `state()` field against the reference model."""
         v, b = self.vault, self.b
-        m, now, rounds, statuses, feed_decimals, max_ages = self.reference()
+        m, now, rounds, statuses, feed_decimals, max_ages, readings = self.reference()
         needed, reason = m.needs_rebalance(now)
         where = f"[{label}] state {self.states}"
 
@@ -116,6 +126,17 @@ class Walk:
         assert st.prices == m.prices, where
         assert st.price_updated_at == [r[3] for r in rounds], where
         assert st.feed_status == statuses, where
+        assert [list(x) for x in v.oracle_state()] == [list(c) for c in zip(*readings, strict=True)], where
+        assert (st.loss_budget_bps, st.loss_window) == (m.params.loss_budget_bps, m.params.loss_window), where
+        assert st.loss_budget_used == v.loss_budget_used() == m.loss_used, where
+        queued = dict(self.pending_changes)
+        if self.pending is not None:
+            queued[model.KIND_TARGETS] = (
+                sum(w << (14 * i) for i, w in enumerate(self.pending[0])),
+                self.pending[1],
+            )
+        assert {c[0]: (c[1], c[2]) for c in st.pending_changes} == queued, where
+        assert [tuple(c) for c in v.pending_changes()] == [tuple(c) for c in st.pending_changes], where
         assert st.max_ages == max_ages, where
         assert st.target_weights == m.targets_bps, where
         if m.feeds_ok:
@@ -201,15 +222,33 @@ class Walk:
             self.b.refresh_feeds()
         self.check("warp " + kind)
 
+    def govern(self, setter, value):
+        """Call a setter: a tightening applies now; a loosening is queued (visible in
+        `pending_changes()`), then applied by anyone once its eta has passed."""
+        v = self.vault
+        tx = getattr(v, setter)(value, {"from": self.b.owner})
+        if "ChangeQueued" not in tx.events:
+            return
+        q = tx.events["ChangeQueued"][-1]
+        self.pending_changes[q["kind"]] = (q["value"], q["eta"])
+        self.check("queued " + setter)
+        with brownie.reverts("vault: timelock"):
+            v.apply_change(q["kind"], {"from": self.users[0]})
+        self.b.warp(q["eta"] - self.b.chain[-1].timestamp)
+        self.b.refresh_feeds()
+        v.apply_change(q["kind"], {"from": self.users[0]})
+        del self.pending_changes[q["kind"]]
+
     def params(self):
-        v, owner = self.vault, self.b.owner
         threshold = self.rng.randint(50, 1_500)
-        v.set_min_drift_bps(1, {"from": owner})
-        v.set_drift_threshold_bps(threshold, {"from": owner})
-        v.set_min_drift_bps(self.rng.randint(1, threshold), {"from": owner})
-        v.set_cooldown(self.rng.randint(0, 2 * 86_400), {"from": owner})
-        v.set_max_slippage_bps(self.rng.randint(30, 400), {"from": owner})
-        v.set_rebalance_period(self.rng.randint(86_400, 60 * 86_400), {"from": owner})
+        self.govern("set_min_drift_bps", 1)
+        self.govern("set_drift_threshold_bps", threshold)
+        self.govern("set_min_drift_bps", self.rng.randint(1, threshold))
+        self.govern("set_cooldown", self.rng.randint(0, 2 * 86_400))
+        self.govern("set_max_slippage_bps", self.rng.randint(30, 400))
+        self.govern("set_rebalance_period", self.rng.randint(86_400, 60 * 86_400))
+        self.govern("set_loss_budget_bps", self.rng.randint(5, 300))
+        self.govern("set_loss_window", self.rng.randint(86_400, 14 * 86_400))
         self.check("params")
 
     def retarget(self):
@@ -235,9 +274,11 @@ class Walk:
     def broken_feed(self, kind=None):
         i = self.rng.randrange(self.b.n)
         feed, good = self.b.feeds[i], int(self.b.feeds[i].latestAnswer())
-        kind = kind or self.rng.choice(["zero", "negative", "incomplete", "future"])
+        kind = kind or self.rng.choice(["zero", "negative", "incomplete", "future", "huge"])
         now = self.b.chain[-1].timestamp
-        if kind == "zero":
+        if kind == "huge":  # above MAX_PRICE once scaled to 18 decimals: unusable
+            feed.set_answer(10**36 // 10 ** (18 - FEED_DECIMALS) + 1, {"from": self.b.owner})
+        elif kind == "zero":
             feed.set_answer(0, {"from": self.b.owner})
         elif kind == "negative":
             feed.set_answer(-good, {"from": self.b.owner})
@@ -253,6 +294,9 @@ class Walk:
 
     def rebalance(self):
         m, now, *_ = self.reference()  # this state was checked by the action that made it
+        if m.feeds_ok and not m.paused:
+            for _ in range(TRADE_PROBES):
+                self.probe_trades(m)
         if not m.needs_rebalance(now)[0]:
             return False
         try:
@@ -263,8 +307,12 @@ class Walk:
             return False
         first = trades[0]
         self.probe_min_out(m, first[0], first[1], first[2])
-        for _ in range(3):
-            s, t = self.rng.sample(range(self.b.n), 2)
+        # random trades the direction rules (I8, checked before the bound) allow: over -> under
+        _room, over, under = model.trade_rooms(m.values(), m.targets_bps, m.params.tolerance_bps)
+        sellers = [i for i in range(self.b.n) if (over >> i) & 1]
+        buyers = [i for i in range(self.b.n) if (under >> i) & 1]
+        for _ in range(3 if sellers and buyers else 0):
+            s, t = self.rng.choice(sellers), self.rng.choice(buyers)
             held = m.balances[s]
             if held:
                 amount = max(1, int(held * 10 ** self.rng.uniform(-6, -0.5)))
@@ -282,8 +330,76 @@ class Walk:
             return True
         self.check_rebalance_events(m, tx)
         self.rebalances += 1
+        # the model's replay of the whole rebalance: what the vault stored in its loss budget
+        idx = self.index()
+        swaps = [
+            model.SwapResult(
+                idx[e["sell"].lower()], idx[e["buy"].lower()], e["amount_in"], 0, e["amount_out"]
+            )
+            for e in tx.events["Swapped"]
+        ]
+        for k, sw in enumerate(swaps):
+            swaps[k] = model.SwapResult(sw.sell, sw.buy, sw.amount_in, trades[k][3], sw.received)
+        replay = model.check_rebalance(m, swaps, tx.timestamp, loss_used=self.loss_stored)
+        assert replay.reason is None, replay
+        self.loss_stored = replay.loss_used
         self.check("after rebalance")
         return True
+
+    def probe_trades(self, m):
+        """A random trade list on distinct pools: `model.check_trades` with the router's quotes says
+        exactly what the vault says (by eth_call)."""
+        n, rng = self.b.n, self.rng
+        pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
+        rng.shuffle(pairs)
+        trades, used = [], set()
+        values = m.values()
+        room, over, under = model.trade_rooms(values, m.targets_bps, m.params.tolerance_bps)
+        size = rng.randint(1, 3)
+        for s, t in pairs:
+            if len(trades) == size:
+                break
+            if frozenset((s, t)) in used:
+                continue
+            used.add(frozenset((s, t)))
+            unit = 10 ** m.decimals[s]
+            kind = rng.choice(["room", "over", "tiny", "any"])
+            if kind == "room" and room[s]:  # exactly the sell room, or one wei of value more
+                amount = (room[s] + rng.choice([0, 0, m.prices[s] // unit + 1])) * unit // m.prices[s]
+            elif kind == "over" and room[s]:
+                amount = room[s] * rng.randint(11_000, 30_000) // 10_000 * unit // m.prices[s]
+            elif kind == "tiny":
+                amount = rng.randint(1, max(1, m.balances[s] // 10**6))
+            else:
+                amount = m.balances[s] * rng.randint(1, 3_000) // 10_000
+            amount = max(1, min(amount, m.balances[s]))
+            trades.append((s, t, amount, self.bound(m, s, t, amount)))
+        if not trades:
+            return
+        if rng.random() < 0.25 and n >= 3:  # a round trip on purpose, on two different pools
+            s, t, a, _ = trades[0]
+            u = next(x for x in range(n) if x not in (s, t))
+            back = max(1, min(m.balances[t], self.bound(m, s, t, a) // 3))
+            trades = [trades[0], (t, u, back, self.bound(m, t, u, back))]
+        router = self.b.router
+        tok = self.b.tokens
+        received = [router.getAmountsOut(a, [tok[s].address, tok[t].address])[-1] for s, t, a, _ in trades]
+        if 0 in received:  # the pool itself refuses a swap with no output, before the vault's checks
+            return
+        if len({frozenset((s, t)) for s, t, _, _ in trades}) < len(trades):
+            return  # a round trip on one pool: the second quote would not be exact; skip the compare
+        want = model.check_trades(m, trades, received, self.b.chain[-1].timestamp)
+        call = [(tok[s].address, tok[t].address, a, mo) for s, t, a, mo in trades]
+        try:
+            self.vault.rebalance.call(call, self.b.deadline(), {"from": self.b.keeper})
+            got = None
+        except VirtualMachineError as exc:
+            got = exc.revert_msg
+        if want == "vault: output below bound" and got and not got.startswith("vault: "):
+            got = want  # the router's own amountOutMin check fires first
+        assert got == want, (trades, received, got, want)
+        self.trade_probes += 1
+        self.trade_reasons.add(want)
 
     def index(self):
         return {t.address.lower(): i for i, t in enumerate(self.b.tokens)}
@@ -358,20 +474,19 @@ def test_model_equals_vault_views(make_basket, alice, bob, guardian, config):
         if walk.rng.random() < 0.5:
             walk.rebalance()
     # every kind of unusable feed, once per basket
-    for kind in ("zero", "negative", "incomplete", "future"):
+    for kind in ("zero", "negative", "incomplete", "future", "huge"):
         walk.broken_feed(kind)
     # new targets through the timelock (queued, then applied), once per basket
     walk.retarget()
     # a CALENDAR state: period elapsed, drift between min_drift and a high threshold
-    owner = basket.owner
-    basket.vault.set_min_drift_bps(1, {"from": owner})
-    basket.vault.set_drift_threshold_bps(5_000, {"from": owner})
-    basket.vault.set_rebalance_period(86_400, {"from": owner})
+    walk.govern("set_min_drift_bps", 1)
+    walk.govern("set_drift_threshold_bps", 5_000)
+    walk.govern("set_rebalance_period", 86_400)
     basket.move(walk.rng.randrange(basket.n), 10_700, warp=2 * 86_400)
     walk.check("calendar")
     walk.rebalance()
     # at least one state per basket where the trigger held: force one if the walk found none
-    basket.vault.set_drift_threshold_bps(500, {"from": owner})
+    walk.govern("set_drift_threshold_bps", 500)
     for _ in range(4):
         if walk.min_out_probes:
             break
@@ -382,8 +497,11 @@ def test_model_equals_vault_views(make_basket, alice, bob, guardian, config):
     print(
         f"\n{decimals}: {walk.states} states, {walk.min_out_probes} min-out probes, "
         f"{walk.rebalances} rebalances, reasons {sorted(walk.reasons_seen)}, "
-        f"feed statuses {sorted(walk.statuses_seen)}"
+        f"feed statuses {sorted(walk.statuses_seen)}, {walk.trade_probes} trade-rule probes "
+        f"({sorted(map(str, walk.trade_reasons))})"
     )
+    assert walk.trade_probes >= 10
+    assert model.FEED_UNUSABLE in walk.statuses_seen
     assert walk.states >= STATES_PER_BASKET + 7
     assert walk.min_out_probes >= 1
     assert {model.FEED_NON_POSITIVE, model.FEED_STALE, model.FEED_INCOMPLETE} <= walk.statuses_seen
