@@ -196,6 +196,8 @@ SH_COOLDOWN: constant(uint256) = (PARAM_LAYOUT >> (14 * K_COOLDOWN)) & 255
 MK_COOLDOWN: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_COOLDOWN + 8)) & 31)) - 1
 SH_PERIOD: constant(uint256) = (PARAM_LAYOUT >> (14 * K_PERIOD)) & 255
 MK_PERIOD: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_PERIOD + 8)) & 31)) - 1
+SH_DELAY: constant(uint256) = (PARAM_LAYOUT >> (14 * K_DELAY)) & 255
+MK_DELAY: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_DELAY + 8)) & 31)) - 1
 SH_LOSS_BUDGET: constant(uint256) = (PARAM_LAYOUT >> (14 * K_LOSS_BUDGET)) & 255
 MK_LOSS_BUDGET: constant(uint256) = (1 << ((PARAM_LAYOUT >> (14 * K_LOSS_BUDGET + 8)) & 31)) - 1
 SH_LOSS_WINDOW: constant(uint256) = (PARAM_LAYOUT >> (14 * K_LOSS_WINDOW)) & 255
@@ -217,7 +219,14 @@ WEIGHTS_MASK: constant(uint256) = 2**112 - 1  # the 8 weight lanes of `_weights_
 AGE_SHIFT: constant(uint256) = 112  # where the max-age lanes start
 MASK64: constant(uint256) = 2**64 - 1
 MASK128: constant(uint256) = 2**128 - 1
-MASK192: constant(uint256) = 2**192 - 1
+MASK48: constant(uint256) = 2**48 - 1
+# A pending change's word: value in bits 0-159, announced eta in 160-207, queue time in 208-255.
+PENDING_VALUE: constant(uint256) = 2**160 - 1
+OFF_ETA: constant(uint256) = 160
+OFF_QUEUED: constant(uint256) = 208
+# Gas a feed's latestRoundData may use; a feed that needs more is UNUSABLE (so a feed that burns
+# gas cannot starve the views). Chainlink proxies use about 15k.
+FEED_GAS: constant(uint256) = 200_000
 
 
 # ---- Immutables: the basket's identity never changes ----
@@ -280,7 +289,9 @@ _weights_and_ages: uint256
 # 163-202) and the loss budget used as of `last_rebalance` (bits 203-255): one word, read and
 # written once per rebalance.
 _config: uint256
-# One pending change per kind: value in bits 0-191, eta (unix seconds) in bits 192-255; 0: none.
+# One pending change per kind (layout at PENDING_VALUE); 0: none. It applies at the later of its
+# announced eta and its queue time plus the delay in force now, so raising the delay also delays
+# what is already queued.
 _pending: uint256[N_KINDS]
 
 # Roles. Owner changes in two steps so a typo cannot brick the vault.
@@ -656,9 +667,11 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     cfg = (cfg & ~(MASK40 << OFF_LAST)) | (block.timestamp << OFF_LAST)
     self._config = cfg
 
-    # I8, in 1e18 quote units, exact (no rounding in the comparisons): asset i is overweight when
-    # value_i * 10_000 > target_i * value_before and underweight when <; its sell room is
-    # value_i - ceil(target value), its buy room floor(target value) - value_i + the tolerance.
+    # I8, in 1e18 quote units, exact (no rounding in the comparisons): asset i may be sold when
+    # value_i * 10_000 > (target_i + tolerance_bps) * value_before, down to that level (sell room
+    # value_i - ceil((target + tolerance) value)), and bought when value_i * 10_000 <
+    # target_i * value_before, up to tolerance past target (buy room floor(target value) - value_i
+    # + floor(tolerance value)). A buy's overshoot therefore can never be sold again.
     tolerance_bps: uint256 = (cfg >> SH_TOLERANCE) & MK_TOLERANCE
     tolerance_value: uint256 = value_before * tolerance_bps // BPS
     room: uint256[MAX_ASSETS] = empty(uint256[MAX_ASSETS])
@@ -667,9 +680,10 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
     for i: uint256 in range(len(values), bound=MAX_ASSETS):
         v: uint256 = values[i]
         target_value: uint256 = targets[i] * value_before
-        if v * BPS > target_value:
+        sell_line: uint256 = target_value + tolerance_bps * value_before
+        if v * BPS > sell_line:
             over |= 1 << i
-            room[i] = v - (target_value + BPS - 1) // BPS
+            room[i] = v - (sell_line + BPS - 1) // BPS
         elif v * BPS < target_value:
             under |= 1 << i
             room[i] = target_value // BPS - v + tolerance_value
@@ -693,8 +707,10 @@ def rebalance(trades: DynArray[Trade, MAX_TRADES], deadline: uint256):
         unit_s: uint256 = 10 ** ((ASSET_CONFIG[s] >> 160) & 255)
         unit_b: uint256 = 10 ** ((ASSET_CONFIG[b] >> 160) & 255)
         expected: uint256 = t.amount_in * prices[s] * unit_b // (prices[b] * unit_s)
-        # the bound rounded up (vault's favour)
-        assert t.min_amount_out >= (expected * (BPS - slippage) + BPS - 1) // BPS, "vault: min out below bound"
+        # the bound rounded up (vault's favour); a trade too small to buy one unit has no bound
+        assert expected != 0 and t.min_amount_out >= (expected * (BPS - slippage) + BPS - 1) // BPS, (
+            "vault: min out below bound"
+        )
 
         value_down: uint256 = t.amount_in * prices[s] // unit_s
         value_up: uint256 = (t.amount_in * prices[s] + unit_s - 1) // unit_s
@@ -863,14 +879,9 @@ def get_feeds() -> DynArray[address, MAX_ASSETS]:
 
 @external
 @view
-def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]):
-    """@notice (token decimals, feed decimals) of each asset, as read once at deployment."""
-    tokens: DynArray[uint256, MAX_ASSETS] = []
-    feeds: DynArray[uint256, MAX_ASSETS] = []
-    for c: uint256 in ASSET_CONFIG:
-        tokens.append((c >> 160) & 255)
-        feeds.append((c >> 168) & 255)
-    return tokens, feeds
+def get_asset_config() -> DynArray[uint256, MAX_ASSETS]:
+    """@notice Per asset, as fixed at deployment: bits 0-159 the token, 160-167 its decimals, 168-175 the feed's decimals."""
+    return ASSET_CONFIG
 
 
 @external
@@ -880,18 +891,8 @@ def get_max_ages() -> DynArray[uint256, MAX_ASSETS]:
     return self._max_ages_array()
 
 
-@external
-@view
-def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]:
-    """@notice Queued target weights in bps; all zero when nothing is queued (`pending_eta` == 0)."""
-    return self._unpack_weights(self._pending[K_TARGETS] & MASK192)
 
 
-@external
-@view
-def pending_eta() -> uint256:
-    """@notice When the queued target weights may apply, unix seconds; 0 when nothing is queued."""
-    return self._pending[K_TARGETS] >> 192
 
 
 @external
@@ -906,7 +907,7 @@ def pending_changes() -> DynArray[PendingChange, N_KINDS]:
     for k: uint256 in range(N_KINDS):
         word: uint256 = self._pending[k]
         if word != 0:
-            out.append(PendingChange(kind=k, value=word & MASK192, eta=word >> 192))
+            out.append(PendingChange(kind=k, value=word & PENDING_VALUE, eta=self._eta(word)))
     return out
 
 
@@ -1193,6 +1194,13 @@ def _param(cfg: uint256, k: uint256) -> uint256:
 
 @internal
 @view
+def _eta(word: uint256) -> uint256:
+    """@dev When a pending change may apply: its announced eta, or its queue time plus the delay now if later."""
+    return max((word >> OFF_ETA) & MASK48, (word >> OFF_QUEUED) + ((self._config >> SH_DELAY) & MK_DELAY))
+
+
+@internal
+@view
 def _loss_used(cfg: uint256, last: uint256, budget: uint256) -> uint256:
     """@dev Loss budget used as of now: the stored use drained linearly since `last`, the drain rounded down."""
     used: uint256 = (cfg >> OFF_LOSS) & MASK53
@@ -1273,7 +1281,12 @@ def _sequencer_up() -> bool:
     ok: bool = False
     data: Bytes[160] = b""
     ok, data = raw_call(
-        SEQUENCER, method_id("latestRoundData()"), max_outsize=160, is_static_call=True, revert_on_failure=False
+        SEQUENCER,
+        method_id("latestRoundData()"),
+        max_outsize=160,
+        gas=FEED_GAS,
+        is_static_call=True,
+        revert_on_failure=False,
     )
     if not ok or len(data) < 160:
         return False
@@ -1294,7 +1307,12 @@ def _read_feed(i: uint256, max_age: uint256) -> (uint256, uint256, uint256):
     ok: bool = False
     data: Bytes[160] = b""
     ok, data = raw_call(
-        FEEDS[i], method_id("latestRoundData()"), max_outsize=160, is_static_call=True, revert_on_failure=False
+        FEEDS[i],
+        method_id("latestRoundData()"),
+        max_outsize=160,
+        gas=FEED_GAS,
+        is_static_call=True,
+        revert_on_failure=False,
     )
     if not ok or len(data) < 160:
         return 0, FEED_UNUSABLE, 0
@@ -1563,6 +1581,8 @@ def _spend_allowance(owner: address, spender: address, amount: uint256):
 
 @internal
 def _mint(receiver: address, amount: uint256):
+    # shares * holdings (both < 2**128) cannot overflow in redeem, so every exit stays possible
+    assert self.totalSupply + amount <= MASK128, "vault: supply overflow"
     self.totalSupply += amount
     self.balanceOf[receiver] += amount
     log Transfer(sender=empty(address), receiver=receiver, value=amount)

@@ -122,7 +122,11 @@ MASK14: constant(uint256) = 2**14 - 1
 MASK18: constant(uint256) = 2**18 - 1
 WEIGHTS_MASK: constant(uint256) = 2**112 - 1  # the 8 weight lanes of `_weights_and_ages`
 AGE_SHIFT: constant(uint256) = 112  # where the max-age lanes start
-MASK192: constant(uint256) = 2**192 - 1
+MASK48: constant(uint256) = 2**48 - 1
+# A pending change's word: value in bits 0-159, announced eta in 160-207, queue time in 208-255.
+PENDING_VALUE: constant(uint256) = 2**160 - 1
+OFF_ETA: constant(uint256) = 160
+OFF_QUEUED: constant(uint256) = 208
 
 
 # ---- Immutables ----
@@ -164,7 +168,9 @@ _weights_and_ages: uint256
 # 163-202) and the loss budget used as of `last_rebalance` (bits 203-255): one word, read and
 # written once per rebalance.
 _config: uint256
-# One pending change per kind: value in bits 0-191, eta (unix seconds) in bits 192-255; 0: none.
+# One pending change per kind (layout at PENDING_VALUE); 0: none. It applies at the later of its
+# announced eta and its queue time plus the delay in force now, so raising the delay also delays
+# what is already queued.
 _pending: uint256[N_KINDS]
 
 # Roles. Owner changes in two steps so a typo cannot brick the vault.
@@ -397,6 +403,8 @@ def set_keeper(account: address, enabled: bool):
         self._only_safety()
         self.is_keeper[account] = False
         log KeeperSet(account=account, enabled=False)
+        if self._pending[K_KEEPER] & PENDING_VALUE == convert(account, uint256):
+            self._drop(K_KEEPER)  # a removed keeper's pending addition goes with it
 
 
 @external
@@ -537,7 +545,8 @@ def _queue(k: uint256, v: uint256) -> uint256:
     self._only_owner()
     self._drop(k)
     eta: uint256 = block.timestamp + self._param(self._config, K_DELAY)
-    self._pending[k] = v | (eta << 192)  # v < 2**192 for every kind; eta < 2**64
+    # v < 2**160 for every kind (an address at most); eta and now < 2**48
+    self._pending[k] = v | (eta << OFF_ETA) | (block.timestamp << OFF_QUEUED)
     log ChangeQueued(kind=k, value=v, eta=eta)
     return eta
 
@@ -547,9 +556,12 @@ def _apply_queued(k: uint256):
     assert k < N_KINDS, "vault: unknown kind"
     word: uint256 = self._pending[k]
     assert word != 0, "vault: nothing queued"
-    assert block.timestamp >= word >> 192, "vault: timelock"
+    # the announced eta, or the queue time plus the delay in force now if that is later: raising
+    # the delay also delays what is already queued
+    due: uint256 = max((word >> OFF_ETA) & MASK48, (word >> OFF_QUEUED) + self._param(self._config, K_DELAY))
+    assert block.timestamp >= due, "vault: timelock"
     self._pending[k] = 0
-    v: uint256 = word & MASK192
+    v: uint256 = word & PENDING_VALUE
     if k < N_PARAMS:
         self._check_param(k, v)
     self._apply_now(k, v)
@@ -592,9 +604,9 @@ def _drop(k: uint256):
     word: uint256 = self._pending[k]
     if word != 0:
         self._pending[k] = 0
-        log ChangeCancelled(kind=k, value=word & MASK192, eta=word >> 192)
+        log ChangeCancelled(kind=k, value=word & PENDING_VALUE, eta=(word >> OFF_ETA) & MASK48)
         if k == K_TARGETS:
-            log TargetWeightsCancelled(eta=word >> 192)
+            log TargetWeightsCancelled(eta=(word >> OFF_ETA) & MASK48)
 
 
 

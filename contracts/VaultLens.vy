@@ -24,9 +24,8 @@ interface IVault:
     def get_feeds() -> DynArray[address, MAX_ASSETS]: view
     def get_holdings() -> DynArray[uint256, MAX_ASSETS]: view
     def get_max_ages() -> DynArray[uint256, MAX_ASSETS]: view
-    def get_decimals() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]): view
+    def get_asset_config() -> DynArray[uint256, MAX_ASSETS]: view
     def get_target_weights() -> DynArray[uint256, MAX_ASSETS]: view
-    def get_pending_target_weights() -> DynArray[uint256, MAX_ASSETS]: view
     def current_weights() -> DynArray[uint256, MAX_ASSETS]: view
     def drift() -> uint256: view
     def total_value() -> uint256: view
@@ -43,7 +42,6 @@ interface IVault:
     def paused() -> bool: view
     def router() -> address: view
     def totalSupply() -> uint256: view
-    def pending_eta() -> uint256: view
     def oracle_state() -> (DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS], DynArray[uint256, MAX_ASSETS]): view
     def pending_changes() -> DynArray[PendingChange, 20]: view
     def loss_budget_bps() -> uint256: view
@@ -53,6 +51,7 @@ interface IVault:
 MAX_ASSETS: constant(uint256) = 8
 
 FEED_OK: constant(uint256) = 0
+K_TARGETS: constant(uint256) = 11  # the vault's kind of a target-weights change
 
 struct VaultState:
     assets: DynArray[address, MAX_ASSETS]
@@ -103,7 +102,9 @@ def state(vault: address) -> VaultState:
     feeds: DynArray[address, MAX_ASSETS] = staticcall v.get_feeds()
     decimals: DynArray[uint256, MAX_ASSETS] = []
     feed_decimals: DynArray[uint256, MAX_ASSETS] = []
-    decimals, feed_decimals = staticcall v.get_decimals()
+    for c: uint256 in staticcall v.get_asset_config():  # token decimals at bit 160, feed's at 168
+        decimals.append((c >> 160) & 255)
+        feed_decimals.append((c >> 168) & 255)
     max_ages: DynArray[uint256, MAX_ASSETS] = staticcall v.get_max_ages()
 
     prices: DynArray[uint256, MAX_ASSETS] = []
@@ -124,6 +125,17 @@ def state(vault: address) -> VaultState:
     needed: bool = False
     reason: uint8 = 0
     needed, reason = staticcall v.needs_rebalance()
+
+    pending: DynArray[PendingChange, 20] = staticcall v.pending_changes()
+    pending_weights: DynArray[uint256, MAX_ASSETS] = []
+    pending_eta: uint256 = 0
+    packed: uint256 = 0
+    for p: PendingChange in pending:
+        if p.kind == K_TARGETS:
+            packed = p.value
+            pending_eta = p.eta
+    for i: uint256 in range(len(assets), bound=MAX_ASSETS):
+        pending_weights.append((packed >> (14 * i)) & 16_383)  # 14-bit bps lanes
 
     return VaultState(
         assets=assets,
@@ -154,10 +166,10 @@ def state(vault: address) -> VaultState:
         router=staticcall v.router(),
         total_supply=staticcall v.totalSupply(),
         timestamp=block.timestamp,
-        pending_weights=staticcall v.get_pending_target_weights(),
-        pending_eta=staticcall v.pending_eta(),
+        pending_weights=pending_weights,
+        pending_eta=pending_eta,
         loss_budget_bps=staticcall v.loss_budget_bps(),
         loss_window=staticcall v.loss_window(),
         loss_budget_used=staticcall v.loss_budget_used(),
-        pending_changes=staticcall v.pending_changes(),
+        pending_changes=pending,
     )

@@ -471,7 +471,8 @@ def plan_trades(
             )
             if loss > loss_left:
                 amount_in = 0  # a coarse token's rounding alone would overdraw the budget: skip it
-        if amount_in > 0 and value >= min_value:
+        expected = oracle_out(amount_in, prices[s], decimals[s], prices[b], decimals[b]) if amount_in else 0
+        if expected > 0 and value >= min_value:  # a trade buying less than one unit has no bound: none
             if loss_left is not None:
                 loss_left -= loss
             room[s] -= -(-amount_in * prices[s] // 10 ** decimals[s])
@@ -481,7 +482,7 @@ def plan_trades(
                     sell=s,
                     buy=b,
                     amount_in=amount_in,
-                    expected_out=oracle_out(amount_in, prices[s], decimals[s], prices[b], decimals[b]),
+                    expected_out=expected,
                     value=value,
                 )
             )
@@ -534,22 +535,23 @@ def _fit_rooms(
 def trade_rooms(
     values: Sequence[int], targets_bps: Sequence[int], tolerance_bps: int
 ) -> tuple[list[int], int, int]:
-    """The vault's I8 caps before a rebalance: ``(room, over, under)``.
+    """The vault's I8 caps before a rebalance: ``(room, over, under)``, exactly as ``rebalance``.
 
-    Asset i is overweight (bit i of ``over``) when ``value_i * 10_000 > target_i * V`` and
-    underweight (``under``) when ``<``, exactly, with V the vault's value. Its ``room`` (1e18 quote
-    units) is ``value_i - ceil(target value)`` when overweight (the most it may sell) and
-    ``floor(target value) - value_i + floor(V * tolerance_bps / 10_000)`` when underweight (the most
-    it may buy); 0 otherwise.
+    With V the vault's value and ``tol = tolerance_bps``: asset i may be sold (bit i of ``over``)
+    when ``value_i * 10_000 > (target_i + tol) * V``, down to that line: ``room = value_i -
+    ceil((target_i + tol) * V / 10_000)``. It may be bought (``under``) when ``value_i * 10_000 <
+    target_i * V``, up to ``tol`` past target: ``room = floor(target_i * V / 10_000) - value_i +
+    floor(V * tol / 10_000)``. Otherwise neither, room 0. (A buy's overshoot is never sellable.)
     """
     total = sum(values)
     tol = total * tolerance_bps // BPS
     room, over, under = [0] * len(values), 0, 0
     for i, (v, t) in enumerate(zip(values, targets_bps, strict=True)):
         tv = t * total
-        if v * BPS > tv:
+        sell_line = tv + tolerance_bps * total
+        if v * BPS > sell_line:
             over |= 1 << i
-            room[i] = v - -(-tv // BPS)
+            room[i] = v - -(-sell_line // BPS)
         elif v * BPS < tv:
             under |= 1 << i
             room[i] = tv // BPS - v + tol
@@ -653,7 +655,7 @@ def check_rebalance(
         expected = oracle_out(
             t.amount_in, vault.prices[s], vault.decimals[s], vault.prices[b], vault.decimals[b]
         )
-        if t.min_amount_out < min_acceptable_out(expected, p.max_slippage_bps):
+        if expected == 0 or t.min_amount_out < min_acceptable_out(expected, p.max_slippage_bps):
             return RebalanceCheck("vault: min out below bound")
         value_up = -(-t.amount_in * vault.prices[s] // unit_s)
         sold += t.amount_in * vault.prices[s] // unit_s

@@ -11,7 +11,8 @@
           1 REVERT   `latestRoundData` reverts ("FaultyAggregatorDouble: down");
           2 SHORT    the honest encoding truncated to `short_length` bytes (< 160);
           3 RAW      returns `raw_response` verbatim (garbled words, any length up to 320 bytes);
-          4 EMPTY    returns no data at all, without reverting.
+          4 EMPTY    returns no data at all, without reverting;
+          5 BURN     burns all the gas it is given (a hostile feed starving its caller).
 @dev    `latestRoundData` is `@raw_return`, so this double's own ABI declares its output as `bytes`;
         callers that decode it as AggregatorV3 (the vault does it raw) see the real layout. Kept
         apart from AggregatorDouble so the honest feed's gas (measured by bench/bench_gas.py) is
@@ -23,6 +24,7 @@ MODE_REVERT: constant(uint256) = 1
 MODE_SHORT: constant(uint256) = 2
 MODE_RAW: constant(uint256) = 3
 MODE_EMPTY: constant(uint256) = 4
+MODE_BURN: constant(uint256) = 5
 
 struct Round:
     answer: int256
@@ -64,6 +66,10 @@ def latestRoundData() -> Bytes[320]:
         return self.raw_response
     if mode == MODE_EMPTY:
         return b""
+    if mode == MODE_BURN:
+        h: bytes32 = empty(bytes32)
+        for i: uint256 in range(10_000_000):  # more than any block's gas: runs out first
+            h = keccak256(h)
     r: Round = self.rounds[self.latest_round]
     encoded: Bytes[320] = abi_encode(self.latest_round, r.answer, r.started_at, r.updated_at, r.answered_in_round)
     if mode == MODE_SHORT:
@@ -89,7 +95,7 @@ def latestAnswer() -> int256:
 @external
 def set_mode(mode: uint256):
     """@notice 0 honest, 1 revert, 2 short (see `set_short_length`), 3 raw (see `set_raw_response`), 4 empty."""
-    assert mode <= MODE_EMPTY, "FaultyAggregatorDouble: mode"
+    assert mode <= MODE_BURN, "FaultyAggregatorDouble: mode"
     self.mode = mode
 
 

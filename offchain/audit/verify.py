@@ -249,8 +249,10 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
     if not assets or len(assets) != len(feeds):
         raise InputError(f"{address} does not look like a RebalancingVault (no assets)")
     try:
-        dec, fdec = _call(rpc, address, "get_decimals()", ["uint256[]", "uint256[]"], block)
-    except Exception:  # noqa: BLE001 - a vault without get_decimals(): ask the tokens and feeds
+        (config,) = _call(rpc, address, "get_asset_config()", ["uint256[]"], block)
+        dec = [(c >> 160) & 255 for c in config]
+        fdec = [(c >> 168) & 255 for c in config]
+    except Exception:  # noqa: BLE001 - a vault without get_asset_config(): ask the tokens and feeds
         dec = [_call(rpc, a, "decimals()", ["uint8"], block)[0] for a in assets]
         fdec = [_call(rpc, f, "decimals()", ["uint8"], block)[0] for f in feeds]
     try:
@@ -846,6 +848,8 @@ def _verify_rebalance(
                 "at block-1 prices",
             )
         floor = model.min_acceptable_out(expected, params.max_slippage_bps)
+        if expected == 0:
+            bad("I3-slippage", f"swap {s}->{b}: sells {a['amount_in']}, worth less than one unit bought")
         if min_outs is not None and n_sw < len(min_outs) and min_outs[n_sw] < floor:
             bad("I3-slippage", f"swap {s}->{b}: min_amount_out {min_outs[n_sw]} < bound {floor}")
         if a["amount_out"] < floor:

@@ -68,7 +68,7 @@ class Snap:
     @classmethod
     def read(cls, vault) -> Snap:
         prices, statuses, _ = vault.oracle_state()
-        token_decimals, _ = vault.get_decimals()
+        token_decimals = [(c >> 160) & 255 for c in vault.get_asset_config()]
         return cls(
             assets=[str(a) for a in vault.get_assets()],
             holdings=[int(h) for h in vault.get_holdings()],

@@ -23,6 +23,7 @@ from offchain.keeper import strategist
 from offchain.keeper.config import load_config
 from offchain.keeper.keys import load_signer
 from offchain.keeper.metrics import MetricsServer
+from offchain.vault import read_state
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Anvil dev key #0 (owner)
@@ -243,7 +244,7 @@ def test_strategist_queues_targets_through_the_timelock_and_applies_them(
     k.cycle()
     queued = [e for e in env.events() if e["action"] == "queue-targets"]
     assert len(queued) == 1, env.lines
-    pending = env.stack.vault.functions.get_pending_target_weights().call()
+    pending = read_state(env.stack.vault, env.stack.lens).pending_weights
     assert sum(pending) == 10_000 and pending != env.stack.vault.functions.get_target_weights().call()
     k.cycle()  # not due yet: nothing
     assert not [e for e in env.events() if e["action"] == "apply-targets"]
@@ -362,7 +363,7 @@ def test_cli_targets_prints_proposed_weights(env: Env, tmp_path: Path, capsys):
         "WETH",
         "LINK",
     }
-    assert env.stack.vault.functions.pending_eta().call() == 0  # printed only, nothing queued
+    assert env.stack.vault.functions.pending_changes().call() == []  # printed only, nothing queued
 
 
 def test_a_check_cycle_costs_the_same_few_requests_for_any_number_of_vaults(env: Env):

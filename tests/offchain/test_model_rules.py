@@ -102,10 +102,14 @@ def test_sequencer_up(answer, started, want):
 
 
 def test_trade_rooms_round_in_the_vaults_favour():
-    # V = 1003; targets 50/50: target value 501.5 -> sell room 600 - 502, buy room 501 - 403 + tol
+    # V = 1003; targets 50/50: target value 501.5, sell line (target + 25 bps) 504.0075 ->
+    # sell room 600 - 505 (a buy's tolerance is never sellable), buy room 501 - 403 + tol
     room, over, under = model.trade_rooms([600, 403], [5_000, 5_000], 25)
     assert (over, under) == (0b01, 0b10)
-    assert room == [600 - 502, 501 - 403 + 1003 * 25 // BPS]
+    assert room == [600 - 505, 501 - 403 + 1003 * 25 // BPS]
+    # within the tolerance above target: not sellable
+    room, over, under = model.trade_rooms([5_020, 4_980], [5_000, 5_000], 25)
+    assert (over, under) == (0, 0b10)
     # exactly at target: neither side
     room, over, under = model.trade_rooms([500, 500], [5_000, 5_000], 25)
     assert (room, over, under) == ([0, 0], 0, 0)
@@ -199,13 +203,16 @@ def test_check_trades_reasons(trades, received, reason):
 
 def test_check_trades_buy_room_includes_tolerance():
     v = vault3()  # tolerance 25 bps of 1_000 = 2.5 -> floor 2.5e18
-    ok = [t(0, 2, 100 * E), t(1, 2, 50 * E)]
-    assert model.check_trades(v, ok, [100 * E, 52 * E], NOW) in (None, "vault: overshoot")
-    assert model.check_trades(v, ok, [100 * E, 52 * E + E // 2 + 1], NOW) == "vault: buy above shortfall"
+    # sells stop at target + tolerance: rooms 400 - 302.5 and 350 - 302.5
+    assert model.check_trades(v, [t(0, 2, 98 * E)], [98 * E], NOW) == "vault: sell above excess"
+    ok = [t(0, 2, 97 * E), t(1, 2, 47 * E)]
+    # bought 152 of a 150 shortfall + 2.5 tolerance
+    assert model.check_trades(v, ok, [97 * E, 55 * E], NOW) in (None, "vault: overshoot")
+    assert model.check_trades(v, ok, [97 * E, 55 * E + E // 2 + 1], NOW) == "vault: buy above shortfall"
 
 
 def test_check_trades_loss_budget_and_gates():
-    v = vault3(params=Params(loss_budget_bps=10, max_slippage_bps=200))
+    v = vault3(params=Params(loss_budget_bps=10, max_slippage_bps=200, tolerance_bps=0))
     # loses 1.5 of 1_000 = 15 bps > 10 bps budget, within the 200 bps slippage allowance
     assert model.check_trades(v, [t(0, 2, 100 * E, 98 * E)], [98 * E + E // 2], NOW) == "vault: loss budget"
     assert model.check_trades(v, [t(0, 2, 100 * E, 98 * E)], [99 * E + E // 2], NOW) is None
