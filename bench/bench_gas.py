@@ -220,6 +220,9 @@ def proportional_trades(state: VaultState, router: Any) -> list[ProposedTrade]:
     total = sum(values)
     dust = total // model.BPS
     excess = [v - t * total // model.BPS for v, t in zip(values, state.target_weights, strict=True)]
+    # a sale stops at target + tolerance, as the vault's rooms say (I8)
+    room, over_mask, _ = model.trade_rooms(values, state.target_weights, state.tolerance_bps)
+    excess = [room[i] if (over_mask >> i) & 1 else min(e, 0) for i, e in enumerate(excess)]
     over = [i for i, e in enumerate(excess) if e > dust]
     under = [i for i, e in enumerate(excess) if e < -dust]
     deficit = sum(-excess[j] for j in under)

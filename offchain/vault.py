@@ -165,6 +165,8 @@ def build_trades(
         band_bps=band_bps,
         fee_bps=fee_bps,
         max_trade_bps=state.max_trade_bps,
+        # the vault's tolerance: it sets where sells must stop (target + tolerance) and the buy cap
+        tolerance_bps=state.tolerance_bps or 0,
         loss_room=model.loss_room_value(
             state.loss_budget_used,
             state.loss_budget_bps,
