@@ -27,15 +27,21 @@ and the `Rebalanced` event are compared with the model.
 
 from __future__ import annotations
 
+import os
 import random
+from types import SimpleNamespace
 
 import brownie
 import pytest
 from brownie.exceptions import VirtualMachineError
+from brownie.test import given
 from eth_abi import encode
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from offchain import model
 from offchain.errors import ChainError
+from offchain.vault import lens_contract, read_state
 
 STATES_PER_BASKET = 14  # random-walk states; the fixed coverage steps add ~8 more
 FEED_DECIMALS = 8
@@ -506,3 +512,414 @@ def test_model_equals_vault_views(make_basket, alice, bob, guardian, config):
     assert walk.min_out_probes >= 1
     assert {model.FEED_NON_POSITIVE, model.FEED_STALE, model.FEED_INCOMPLETE} <= walk.statuses_seen
     assert model.REASON_CALENDAR in walk.reasons_seen
+
+
+# ---- issue 9, on random states (hypothesis, the project's seeded profile) ----
+# Each test below is one behaviour: the model's answer equals the vault's on states hypothesis
+# draws. Every example runs in its own chain snapshot (brownie.test.given).
+
+PROFILE = settings.get_profile(os.environ.get("BALLAST_HYPOTHESIS_PROFILE", "dev"))
+ORACLE_DECIMALS = (8, 18, 0)  # the faulty feeds' decimals: scaling up by 1e10, 1 and 1e18
+GRACE = 3_600
+MAX_AGE = 3_600
+U80 = 2**80 - 1
+
+
+def _raw(web3, address):
+    """latestRoundData()'s raw return bytes, or None when the call reverts."""
+    try:
+        return bytes(web3.eth.call({"to": address, "data": LATEST_ROUND}))
+    except Exception:  # noqa: BLE001 - any revert: the vault's raw staticcall fails too
+        return None
+
+
+def _sequencer_model(raw, now, grace):
+    """model.sequencer_up from the uptime feed's raw answer (None: reverted or short)."""
+    if raw is None or len(raw) < 160:
+        return model.sequencer_up(None, 0, now, grace)
+    answer = int.from_bytes(raw[32:64], "big")
+    return model.sequencer_up(answer, int.from_bytes(raw[64:96], "big"), now, grace)
+
+
+@pytest.fixture(scope="module")
+def oracle_rig(
+    owner,
+    keeper,
+    guardian,
+    governance,
+    amm,
+    lens,
+    make_vault_args,
+    FaultyAggregatorDouble,
+    SequencerUptimeFeedDouble,
+    ERC20Double,
+    RebalancingVault,
+    chain,
+):
+    """A 3-asset vault on three FaultyAggregatorDoubles (8, 18 and 0 decimals) and an L2 sequencer
+    uptime feed (grace 1 h), with a small deposit so its values are not zero."""
+    tokens = [ERC20Double.deploy(f"O{i}", f"O{i}", 18, {"from": owner}) for i in range(3)]
+    feeds = [
+        FaultyAggregatorDouble.deploy(d, f"O{i} / USD", 10**d, {"from": owner})
+        for i, d in enumerate(ORACLE_DECIMALS)
+    ]
+    seq = SequencerUptimeFeedDouble.deploy(chain.time() - 10 * 86_400, {"from": owner})
+    args = make_vault_args(
+        tokens,
+        feeds,
+        [3_000, 3_000, 4_000],
+        amm[1],
+        governance,
+        keeper=keeper,
+        guardian=guardian,
+        params=model.Params(cooldown=0),
+        max_ages=MAX_AGE,
+        sequencer=seq,
+        sequencer_grace=GRACE,
+    )
+    vault = RebalancingVault.deploy(*args, {"from": owner})
+    for tk in tokens:
+        tk.mint(owner, 10**21, {"from": owner})
+        tk.approve(vault, 10**21, {"from": owner})
+    vault.deposit([10**20] * 3, 0, owner, {"from": owner})
+    return SimpleNamespace(vault=vault, tokens=tokens, feeds=feeds, seq=seq, lens=lens)
+
+
+def _answer():
+    near = [10**36 // 10 ** (18 - d) for d in ORACLE_DECIMALS]
+    return st.one_of(
+        st.integers(1, 10**12),  # normal
+        st.integers(-(2**255), 0),  # zero / negative
+        st.sampled_from([x + k for x in near for k in (-1, 0, 1)] + [10**36, 10**36 + 1]),  # bound
+        st.integers(10**36, 2**255 - 1),  # huge
+    )
+
+
+@st.composite
+def feed_behaviour(draw):
+    mode = draw(st.sampled_from(["round", "round", "round", "revert", "short", "raw", "empty"]))
+    if mode == "round":
+        rid = draw(st.integers(1, U80))
+        air = draw(st.sampled_from([rid, rid, max(0, rid - 1), min(U80, rid + 1)]))
+        updated = draw(st.one_of(st.just(None), st.integers(-2 * MAX_AGE, 600), st.integers(-5, 5)))
+        return mode, (rid, draw(_answer()), updated, air)
+    if mode == "short":
+        return mode, draw(st.integers(0, 159))
+    if mode == "raw":  # five full words, out-of-range uint80 fields included, any length
+        words = draw(st.lists(st.integers(0, 2**256 - 1), min_size=5, max_size=6))
+        data = b"".join(w.to_bytes(32, "big") for w in words)
+        return mode, data[: draw(st.sampled_from([len(data), 160, 159, 96]))]
+    return mode, None
+
+
+SEQUENCER_STATES = ["up", "up", "up", "grace-edge", "down", "started-0", "future", "revert", "short"]
+
+
+@given(
+    behaviours=st.lists(feed_behaviour(), min_size=3, max_size=3),
+    seq_state=st.sampled_from(SEQUENCER_STATES),
+    edge=st.integers(-3, 3),
+)
+@settings(PROFILE, max_examples=40)
+def test_oracle_state_equals_model_read_feed_on_raw_answers(
+    oracle_rig, owner, keeper, chain, web3, behaviours, seq_state, edge
+):
+    """oracle_state() == model.read_feed(raw latestRoundData bytes) for normal, stale, incomplete,
+    non-positive, huge, reverting, short and garbled answers, with the sequencer up, in grace,
+    down or broken (model.sequencer_up); the views never revert, and rebalance refuses with the
+    model's reason (check_trades with the statuses)."""
+    r, tx = oracle_rig, {"from": owner}
+    t0 = chain.time()
+    for feed, (mode, arg) in zip(r.feeds, behaviours, strict=True):
+        if mode == "round":
+            rid, answer, updated, air = arg
+            at = 0 if updated is None else t0 + updated - (MAX_AGE if abs(updated) <= 5 else 0)
+            feed.set_round(rid, answer, at, max(0, at), air, tx)
+            feed.set_mode(0, tx)
+        elif mode == "short":
+            feed.set_short_length(arg, tx)
+        elif mode == "raw":
+            feed.set_raw_response(arg, tx)
+        else:
+            feed.set_mode({"revert": 1, "empty": 4}[mode], tx)
+    seq = r.seq
+    seq.set_mode({"revert": 1, "short": 2}.get(seq_state, 0), tx)
+    started = {
+        "up": t0 - 10 * GRACE,
+        "grace-edge": t0 - GRACE + edge,
+        "down": t0 - 10 * GRACE,
+        "started-0": 0,
+        "future": t0 + 10_000,
+    }.get(seq_state, t0 - 10 * GRACE)
+    seq.set_round(1 if seq_state == "down" else 0, started, t0, tx)
+    chain.mine()
+
+    now = chain[-1].timestamp
+    seq_up = _sequencer_model(_raw(web3, seq.address), now, GRACE)
+    readings = [
+        model.read_feed(_raw(web3, f.address), d, MAX_AGE, now, sequencer_up=seq_up)
+        for f, d in zip(r.feeds, ORACLE_DECIMALS, strict=True)
+    ]
+    got = [list(x) for x in r.vault.oracle_state()]
+    assert got == [list(c) for c in zip(*readings, strict=True)], (behaviours, seq_state)
+    statuses = [s for _p, s, _u in readings]
+    # the views answer whatever the feeds do
+    needed, _reason = r.vault.needs_rebalance()
+    if any(s != model.FEED_OK for s in statuses):
+        assert not needed and not r.vault.checkUpkeep(b"")[0]
+    assert read_state(r.vault.address, lens_contract(web3, r.lens.address)).feed_status == statuses
+    if seq_up and all(s == model.FEED_OK for s in statuses):
+        return
+    # rebalance refuses with the model's reason: the sequencer first, then the first bad feed
+    m = model.VaultModel(
+        [10**20] * 3, [10**18] * 3, [18] * 3, [3_000, 3_000, 4_000], 0, model.Params(cooldown=0)
+    )
+    want = model.check_trades(m, [(0, 1, 1, 0)], [0], now, statuses=statuses, sequencer_up=seq_up)
+    call = [(r.tokens[0], r.tokens[1], 1, 0)]
+    with brownie.reverts(want):
+        r.vault.rebalance.call(call, now + 600, {"from": keeper})
+
+
+# -- rebalances through a router that pays exactly min_amount_out (a colluding keeper's worst fill)
+
+HOSTILE_PARAMS = model.Params(
+    drift_threshold_bps=10,
+    min_drift_bps=1,
+    cooldown=0,
+    max_slippage_bps=200,
+    tolerance_bps=25,
+    loss_budget_bps=40,
+    loss_window=86_400,
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_rig(make_basket, owner, alice, HostileRouterDouble):
+    """6/18/8-decimal vault trading through HostileRouterDouble.pay_min_out, $1M at target."""
+    router = HostileRouterDouble.deploy({"from": owner})
+    b = make_basket(
+        decimals=(6, 18, 8),
+        prices=(1, 3_000, 60_000),
+        weights=(3_000, 3_000, 4_000),
+        vault_router=router,
+        params=HOSTILE_PARAMS,
+        pool_usd=1_000_000,
+    )
+    router.pay_min_out(True, {"from": owner})
+    for i, tk in enumerate(b.tokens):
+        tk.mint(router, b.units_for_usd(i, 10**9), {"from": owner})
+    b.deposit_usd(alice, 1_000_000)
+    b.warp(60)
+    b.refresh_feeds()
+    return b
+
+
+def _chain_model(b):
+    """The vault's state as the model sees it, from raw chain data (fresh feeds assumed)."""
+    v = b.vault
+    now = b.chain[-1].timestamp
+    params = model.Params.from_list(v.get_params())
+    last = v.last_rebalance()
+    stored = model.loss_stored(v.loss_budget_used(), last, now, params.loss_budget_bps, params.loss_window)
+    prices = [int(a) * 10 ** (18 - FEED_DECIMALS) for a in b.prices]  # the feeds, fresh
+    m = model.VaultModel(
+        list(v.get_holdings()),
+        prices,
+        list(b.decimals),
+        list(v.get_target_weights()),
+        last,
+        params,
+        paused=v.paused(),
+        loss_stored=stored,
+    )
+    return m, now, stored
+
+
+def _trade_amount(m, s, kind, frac):
+    values = m.values()
+    room, _over, _under = model.trade_rooms(values, m.targets_bps, m.params.tolerance_bps)
+    unit, price = 10 ** m.decimals[s], m.prices[s]
+    if kind == "room":  # the most the sell room allows (the value rounded up still fits)
+        amount = room[s] * unit // price
+    elif kind == "room+1":  # one token unit more
+        amount = room[s] * unit // price + 1
+    elif kind == "tiny":
+        amount = 1
+    else:
+        amount = m.balances[s] * frac // 10_000
+    return max(1, min(amount, m.balances[s] + (1 if kind == "room+1" else 0)))
+
+
+trade_spec = st.tuples(
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.sampled_from(["room", "room+1", "tiny", "frac", "frac"]),
+    st.integers(1, 6_000),
+    st.sampled_from([0, 0, 0, -1, 1, 50, 400]),
+)
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 2 * 86_400),
+            st.lists(st.integers(8_000, 12_500), min_size=3, max_size=3),
+            st.lists(trade_spec, min_size=1, max_size=4),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    later=st.integers(1, 3 * 86_400),
+)
+@settings(PROFILE, max_examples=25)
+def test_check_rebalance_reason_equals_vault_with_hostile_router(hostile_rig, steps, later):
+    """model.check_rebalance's reason == the vault's revert reason for random trade lists (round
+    trips, wrong directions, same asset, over-room sells and buys, bounds off by one, valid plans)
+    when the router pays exactly min_amount_out; on success the holdings, the Rebalanced and Swapped
+    events and loss_budget_used() equal the model's, and after time travel loss_budget_used() ==
+    model.loss_used_now."""
+    b = hostile_rig
+    v, keeper = b.vault, {"from": b.keeper}
+    for warp, factors, specs, send in steps:
+        b.warp(warp)
+        answers = b.prices
+        for i, f in enumerate(factors):
+            b.set_price(i, answers[i] * f // 10_000)
+        m, now, stored = _chain_model(b)
+        trades, received = [], []
+        for s, t, kind, frac, delta in specs:
+            amount = _trade_amount(m, s, kind, frac)
+            bound = model.min_acceptable_out(
+                model.oracle_out(amount, m.prices[s], m.decimals[s], m.prices[t], m.decimals[t]),
+                m.params.max_slippage_bps,
+            )
+            min_out = max(0, bound + (delta if abs(delta) <= 1 else bound * delta // 10_000))
+            trades.append((s, t, amount, min_out))
+            received.append(min_out)  # pay_min_out: the router pays exactly the bound asked for
+        swaps = [model.SwapResult(s, t, a, mo, mo) for s, t, a, mo in trades]
+        want = model.check_rebalance(m, swaps, now, loss_used=stored).reason
+        call = [(b.tokens[s], b.tokens[t], a, mo) for s, t, a, mo in trades]
+        try:
+            v.rebalance.call(call, b.deadline(), keeper)
+            got = None
+        except VirtualMachineError as exc:
+            got = exc.revert_msg
+        assert got == want, (trades, got, want)
+        if want is not None or not send:
+            continue
+        tx = v.rebalance(call, b.deadline(), keeper)
+        res = model.check_rebalance(m, swaps, tx.timestamp, loss_used=stored)
+        assert res.reason is None, res
+        assert tuple(v.get_holdings()) == res.balances_after
+        assert v.loss_budget_used() == res.loss_used
+        ev = tx.events["Rebalanced"][0]
+        values0 = model.asset_values(m.balances, m.prices, m.decimals)
+        values1 = model.asset_values(list(res.balances_after), m.prices, m.decimals)
+        assert (ev["reason"], ev["value_before"], ev["value_after"]) == (
+            res.reason_code,
+            res.value_before,
+            res.value_after,
+        )
+        assert (ev["drift_before"], ev["drift_after"]) == (
+            res.drift_before // model.BPS_TO_WAD,
+            res.drift_after // model.BPS_TO_WAD,
+        )
+        assert list(ev["weights_before"]) == model.weights_bps(values0)
+        assert list(ev["weights_after"]) == model.weights_bps(values1)
+        assert [(e["amount_in"], e["amount_out"], e["expected_out"]) for e in tx.events["Swapped"]] == [
+            (a, mo, model.oracle_out(a, m.prices[s], m.decimals[s], m.prices[t], m.decimals[t]))
+            for s, t, a, mo in trades
+        ]
+        b.warp(later)
+        p = res
+        now = b.chain[-1].timestamp
+        assert v.loss_budget_used() == model.loss_used_now(
+            p.loss_used, tx.timestamp, now, m.params.loss_budget_bps, m.params.loss_window
+        )
+        b.refresh_feeds()
+
+
+# -- the planner's trades, on the AMM double: always accepted
+
+PLANNER_PARAMS = model.Params(
+    drift_threshold_bps=10, min_drift_bps=1, cooldown=0, loss_budget_bps=15, loss_window=86_400
+)
+
+
+@pytest.fixture(scope="module")
+def planner_rig(make_basket, alice):
+    b = make_basket(params=PLANNER_PARAMS, pool_usd=200_000_000)
+    b.deposit_usd(alice, 1_000_000)
+    b.warp(60)
+    b.refresh_feeds()
+    return b
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(60, 2 * 86_400),
+            st.lists(st.integers(7_000, 14_000), min_size=4, max_size=4),
+            st.sampled_from([0, 0, 25, 100]),  # band_bps
+            st.booleans(),  # cap the plan by the loss budget left
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+@settings(PROFILE, max_examples=15)
+def test_plan_trades_always_pass_check_rebalance_and_the_vault(planner_rig, steps):
+    """model.plan_trades (with and without loss_room) on random price moves: the vault accepts every
+    plan (or, uncapped, refuses only on the loss budget), model.check_rebalance with the router's
+    actual outputs passes and says what the vault stored; a capped plan never hits the budget."""
+    b = planner_rig
+    v = b.vault
+    for warp, factors, band, capped in steps:
+        b.warp(warp)
+        answers = b.prices
+        b.refresh_feeds()
+        for i, f in enumerate(factors):
+            b.set_price(i, answers[i] * f // 10_000)
+        b.arbitrage()
+        m, now, stored = _chain_model(b)
+        p = m.params
+        used = model.loss_used_now(stored, m.last_rebalance, now, p.loss_budget_bps, p.loss_window)
+        room = model.loss_room_value(used, p.loss_budget_bps, m.total_value()) if capped else None
+        plan = model.plan_trades(
+            m.balances,
+            m.prices,
+            m.decimals,
+            m.targets_bps,
+            band_bps=band,
+            fee_bps=30,
+            max_trade_bps=p.max_trade_bps,
+            loss_room=room,
+            tolerance_bps=p.tolerance_bps,
+        )
+        if not plan or not m.needs_rebalance(now)[0]:
+            continue
+        call = [
+            (
+                b.tokens[x.sell],
+                b.tokens[x.buy],
+                x.amount_in,
+                model.min_acceptable_out(x.expected_out, p.max_slippage_bps),
+            )
+            for x in plan
+        ]
+        try:
+            tx = v.rebalance(call, b.deadline(), {"from": b.keeper})
+        except VirtualMachineError as exc:
+            assert not capped and exc.revert_msg == "vault: loss budget", (plan, exc.revert_msg)
+            continue
+        swaps = [
+            model.SwapResult(x.sell, x.buy, x.amount_in, c[3], e["amount_out"])
+            for x, c, e in zip(plan, call, tx.events["Swapped"], strict=True)
+        ]
+        res = model.check_rebalance(m, swaps, tx.timestamp, loss_used=stored)
+        assert res.reason is None, (plan, res)
+        assert tuple(v.get_holdings()) == res.balances_after
+        assert v.loss_budget_used() == res.loss_used
+        ev = tx.events["Rebalanced"][0]
+        assert (ev["value_before"], ev["value_after"]) == (res.value_before, res.value_after)
