@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from offchain import model
+
 BPS = 10_000
 WAD = 10**18
 BPS_TO_WAD = 10**14
@@ -105,24 +107,18 @@ class Snap:
         return max(abs(x - t * BPS_TO_WAD) for x, t in zip(w, self.targets))
 
     def rooms(self) -> tuple[list[int], list[int]]:
-        """(sell room, buy room) per asset in 1e18 quote units, as the vault computes them."""
-        vals = self.values()
-        total = sum(vals)
-        tol_value = total * self.param("tolerance") // BPS
-        sell, buy = [0] * self.n, [0] * self.n
-        for i, v in enumerate(vals):
-            floor_t = self.targets[i] * total // BPS
-            if v > floor_t:
-                sell[i] = v - up(self.targets[i] * total, BPS)
-            elif v < floor_t:
-                buy[i] = floor_t - v + tol_value
+        """(sell room, buy room) per asset in 1e18 quote units, as the vault computes them
+        (``offchain.model.trade_rooms``: sells stop at target + tolerance, buys at target + tolerance)."""
+        room, over, under = model.trade_rooms(self.values(), self.targets, self.param("tolerance"))
+        sell = [r if (over >> i) & 1 else 0 for i, r in enumerate(room)]
+        buy = [r if (under >> i) & 1 else 0 for i, r in enumerate(room)]
         return sell, buy
 
     def sellable(self, i: int) -> bool:
-        return self.weights()[i] > self.targets[i] * BPS_TO_WAD
+        return bool((model.trade_rooms(self.values(), self.targets, self.param("tolerance"))[1] >> i) & 1)
 
     def buyable(self, i: int) -> bool:
-        return self.weights()[i] < self.targets[i] * BPS_TO_WAD
+        return bool((model.trade_rooms(self.values(), self.targets, self.param("tolerance"))[2] >> i) & 1)
 
     def excess(self) -> int:
         """Overweight value at oracle: sum over assets of max(0, value - target value)."""
