@@ -18,7 +18,7 @@ import pytest
 
 from offchain import model
 from offchain.audit.sandbox import Sandbox
-from offchain.audit.verify import audit
+from offchain.audit.verify import RULES, audit
 from offchain.chain import Anvil, Sender, connect
 from offchain.localstack import DEFAULT_WEIGHTS
 from offchain.rpc import Rpc
@@ -83,7 +83,10 @@ class Crafter:
         assets = double.functions.get_assets().call()
         prices = [p * 10**10 for p in self.sb.prices]
         decimals = [s.decimals for s in self.sb.stack.specs]
-        planned = model.plan_trades(holdings, prices, decimals, list(DEFAULT_WEIGHTS), band_bps=10)
+        # the double's tolerance (25 bps): sales stop at the vault's sell line, target + tolerance
+        planned = model.plan_trades(
+            holdings, prices, decimals, list(DEFAULT_WEIGHTS), band_bps=10, tolerance_bps=25
+        )
         out = []
         for t in planned:
             sell, buy, amount = assets[t.sell], assets[t.buy], t.amount_in * scale[0] // scale[1]
@@ -296,8 +299,21 @@ def test_clean_history_has_no_violation(chain, clean):
     node, w3, sb = chain
     address, txs = clean
     res = audit(Rpc(w3), address)
-    assert res.violations == []
+    assert res.violations == []  # incl. I8-*, I9-budget and TIMELOCK
     assert [c.tx_hash for c in res.rebalances] == txs
+    # the governance the timelock rule saw: queued, cancelled, applied after the eta, tightened now
+    kinds = [
+        (e.name, e.args.get("kind")) for e in res.events if e.name in ("ChangeQueued", "ParameterChanged")
+    ]
+    cooldown = model.PARAM_KINDS.index("cooldown")
+    assert ("ChangeQueued", cooldown) in kinds and ("ParameterChanged", cooldown) in kinds
+    # the loss budget replay: what the vault reports now is the last rebalance's use, drained
+    last = res.rebalances[-1]
+    now = w3.eth.get_block("latest")["timestamp"]
+    p = last.params
+    assert sb.vault.functions.loss_budget_used().call() == model.loss_used_now(
+        last.loss_used, last.timestamp, now, p.loss_budget_bps, p.loss_window
+    )
     names = {e.name for e in res.events}
     for name in (
         "Deposited",
@@ -442,6 +458,9 @@ def test_cli_clean_exit_0_and_outputs(chain, clean, tmp_path):
         assert (tmp_path / name).stat().st_size > 1_000, name
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in html and "0 violations" in html
+    # the issue-9 rules are each named in the report
+    for rule in ("I8-roundtrip", "I8-direction", "I8-caps", "I9-budget", "TIMELOCK"):
+        assert rule in RULES and rule in html, rule
     for table in (
         "events",
         "rebalances",
