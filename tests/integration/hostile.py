@@ -10,13 +10,18 @@ independent statement of its rules:
 * ``worst_trades``: the largest-loss trade list the rules allow, every fill at the oracle bound
   (a router colluding with the keeper, ``HostileRouterDouble.pay_min_out``);
 * ``apply_fills``: the holdings after those fills (what the hostile router will do, exactly);
-* ``bucket_violations``: the leaky-bucket bound checked over every interval of rebalances.
+* ``bucket_violations``: the leaky-bucket bound checked over every interval of rebalances;
+* ``storage_words``: every storage word of the vault outside its mappings, read raw (``eth_getStorageAt``),
+  so "a refused call changes nothing" compares what is stored, not views that move with the block
+  time (``loss_budget_used()`` drains every second, and a refused transaction still mines a block).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 from offchain import model
 
@@ -325,3 +330,25 @@ def model_loss_used(records: list[Record], budget_bps: int, window: int, start_l
         used += charge(r.value_before, r.value_after)
         last = r.timestamp
     return used - min(used, (now - last) * budget // window)
+
+
+@functools.cache
+def _storage_slots(name: str = "RebalancingVault") -> tuple[int, ...]:
+    """The storage slots of ``contracts/<name>.vy`` outside its HashMaps, from Vyper's own layout."""
+    import vyper
+
+    source = (Path(__file__).resolve().parents[2] / "contracts" / f"{name}.vy").read_text()
+    layout = vyper.compile_code(source, output_formats=["layout"])["layout"]["storage_layout"]
+    return tuple(
+        sorted(
+            slot
+            for var in layout.values()
+            if not var["type"].startswith("HashMap")
+            for slot in range(var["slot"], var["slot"] + var["n_slots"])
+        )
+    )
+
+
+def storage_words(web3, address: str, name: str = "RebalancingVault") -> list[bytes]:
+    """Every non-mapping storage word of the contract at ``address`` at the latest block."""
+    return [bytes(web3.eth.get_storage_at(address, slot)) for slot in _storage_slots(name)]

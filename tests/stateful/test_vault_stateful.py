@@ -58,7 +58,15 @@ from offchain import model
 from offchain.errors import ChainError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from hostile import Record, Snap, bucket_violations, model_loss_used, promised_bound, worst_trades  # noqa: E402
+from hostile import (  # noqa: E402
+    Record,
+    Snap,
+    bucket_violations,
+    model_loss_used,
+    promised_bound,
+    storage_words,
+    worst_trades,
+)
 
 N_USERS = 3
 INITIAL_DEPOSIT_USD = 1_000_000
@@ -426,11 +434,15 @@ class VaultMachine:
         self._check_rebalance(self.rebalances[-1])
 
     def _chain_state(self):
+        """What a refused call must leave as it was: the vault's stored words (holdings, targets,
+        packed config with the loss budget's stored use and last rebalance, pending changes,
+        roles) and the tokens' balances. Raw storage, not ``loss_budget_used()``: that view drains
+        with the block time, and the refused transaction itself mines a block."""
         v = self.vault
         return (
             list(v.get_holdings()),
             int(v.last_rebalance()),
-            int(v.loss_budget_used()),
+            storage_words(self.basket.web3, v.address),
             list(v.get_params()),
             [int(t.balanceOf(v)) for t in self.basket.tokens],
         )
