@@ -84,7 +84,14 @@ from offchain import model  # noqa: E402
 from offchain.chain import Anvil, Sender, anvil_binary, connect, deploy_vault_factory  # noqa: E402
 from offchain.localstack import MAX_UINT, LocalStack, deploy_local_stack  # noqa: E402
 from offchain.market import arbitrage_pair  # noqa: E402
-from offchain.vault import ProposedTrade, VaultState, build_trades, read_state  # noqa: E402
+from offchain.vault import (  # noqa: E402
+    ProposedTrade,
+    VaultState,
+    bound_trades,
+    build_trades,
+    read_state,
+    router_quoter,
+)
 
 EIP170_LIMIT = 24_576  # bytes of runtime code
 INTRINSIC_GAS = 21_000
@@ -226,7 +233,7 @@ def proportional_trades(state: VaultState, router: Any) -> list[ProposedTrade]:
     over = [i for i, e in enumerate(excess) if e > dust]
     under = [i for i, e in enumerate(excess) if e < -dust]
     deficit = sum(-excess[j] for j in under)
-    out = []
+    planned = []
     for s in over:
         for b in under:
             value = excess[s] * -excess[b] // deficit * (model.BPS - 1) // model.BPS
@@ -234,14 +241,12 @@ def proportional_trades(state: VaultState, router: Any) -> list[ProposedTrade]:
             expected = model.oracle_out(
                 amount_in, state.prices[s], state.decimals[s], state.prices[b], state.decimals[b]
             )
-            sell, buy = state.assets[s], state.assets[b]
-            quoted = router.functions.getAmountsOut(amount_in, [sell, buy]).call()[-1]
-            floor = model.min_acceptable_out(expected, state.max_slippage_bps)
-            if quoted < floor:
-                raise RuntimeError(f"pool {s}->{b} quotes {quoted} below the oracle bound {floor}")
-            mine = quoted * (model.BPS - KEEPER_SLIPPAGE_BPS) // model.BPS
-            out.append(ProposedTrade(sell, buy, amount_in, max(floor, mine), expected, quoted))
-    return out
+            planned.append(model.PlannedTrade(s, b, amount_in, expected, value))
+    # the keeper's own bounds (oracle floor, quote less keeper slippage; off-price pools refused)
+    quotes = router_quoter(router)(
+        [(t.amount_in, [state.assets[t.sell], state.assets[t.buy]]) for t in planned]
+    )
+    return bound_trades(state, planned, quotes, keeper_slippage_bps=KEEPER_SLIPPAGE_BPS)
 
 
 CALL_OPS = ("CALL", "STATICCALL", "DELEGATECALL", "CALLCODE")

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def unbatched() -> None:
             for v in vaults:
-                keeper._decode_state(rpc.call(*keeper.state_call(v)))
+                keeper.decode_state(rpc.call(*keeper.state_call(v)))
 
         batched = timed(keeper.read_states, a.repeats)
         single = timed(unbatched, a.repeats)

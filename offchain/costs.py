@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from offchain.errors import InputError
-from offchain.model import BPS
+from offchain.model import BPS, REBALANCE_GAS_FIXED, REBALANCE_GAS_PER_SWAP
 
 __all__ = [
     "CostModel",
@@ -85,10 +85,9 @@ class CostModel:
 
     fee_bps: float = 30.0
     pool_liquidity_usd: Any = 10_000_000.0
-    # Measured by bench/bench_gas.py on the 4-asset vault: fixed part = 1-swap rebalance minus one
-    # marginal swap; per swap = 2-swap minus 1-swap rebalance (README, "Gas").
-    gas_per_rebalance: float = 142_665.0
-    gas_per_swap: float = 75_729.0
+    # offchain.model's figures, measured by bench/bench_gas.py (README, "Gas")
+    gas_per_rebalance: float = float(REBALANCE_GAS_FIXED)
+    gas_per_swap: float = float(REBALANCE_GAS_PER_SWAP)
     gas_price_gwei: float = 20.0
     native_price_usd: float = 3_000.0
     sell_haircut_bps: float = 1.0

@@ -28,6 +28,9 @@ __all__ = [
     "REASON_NONE",
     "REASON_THRESHOLD",
     "REASON_CALENDAR",
+    "REASON_NAMES",
+    "REBALANCE_GAS_FIXED",
+    "REBALANCE_GAS_PER_SWAP",
     "FEED_OK",
     "FEED_NON_POSITIVE",
     "FEED_STALE",
@@ -75,6 +78,7 @@ __all__ = [
     "VaultModel",
     "PlannedTrade",
     "plan_trades",
+    "plan_vault",
 ]
 
 BPS = 10_000  # 100 % in basis points
@@ -84,6 +88,13 @@ BPS_TO_WAD = WAD // BPS  # 1 bps in WAD == 1e14
 REASON_NONE = 0
 REASON_THRESHOLD = 1
 REASON_CALENDAR = 2
+# Gas of a rebalance, the one place these figures live (keeper economics, simulator, backtest):
+# measured by bench/bench_gas.py on the 4-asset vault (README, "Gas"): the fixed part is the 1-swap
+# rebalance minus one marginal swap; per swap is the 2-swap minus the 1-swap rebalance.
+REBALANCE_GAS_FIXED = 145_161
+REBALANCE_GAS_PER_SWAP = 75_139
+# The one table of trigger-reason names (the Rebalanced event's ``reason``); keeper, demo and audit use it.
+REASON_NAMES = {REASON_NONE: "none", REASON_THRESHOLD: "THRESHOLD", REASON_CALENDAR: "CALENDAR"}
 
 FEED_OK = 0
 FEED_NON_POSITIVE = 1
@@ -385,6 +396,25 @@ class PlannedTrade:
     amount_in: int  # sell-token units
     expected_out: int  # oracle-implied buy-token units, rounded down
     value: int  # 1e18 quote units sold
+
+
+def plan_vault(
+    vault: VaultModel, *, band_bps: int = 0, fee_bps: int = 30, min_value: int = 0
+) -> list[PlannedTrade]:
+    """``plan_trades`` for a vault as the vault sees it: its holdings, targets, trade cap, tolerance
+    and the loss budget it has left (as of the state read). Policies and the trade builder call this."""
+    return plan_trades(
+        vault.balances,
+        vault.prices,
+        vault.decimals,
+        vault.targets_bps,
+        band_bps=band_bps,
+        fee_bps=fee_bps,
+        max_trade_bps=vault.params.max_trade_bps,
+        min_value=min_value,
+        loss_room=loss_room_value(vault.loss_used, vault.params.loss_budget_bps, vault.total_value()),
+        tolerance_bps=vault.params.tolerance_bps,
+    )
 
 
 def plan_trades(

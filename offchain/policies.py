@@ -44,8 +44,7 @@ from offchain.model import (
     Params,
     PlannedTrade,
     VaultModel,
-    loss_room_value,
-    plan_trades,
+    plan_vault,
 )
 
 __all__ = [
@@ -163,19 +162,7 @@ class Policy(ABC):
     def plan(self, vault: VaultModel, *, fee_bps: int = 30, min_value: int = 0) -> list[PlannedTrade]:
         """The keeper's trade list for this policy (``plan_trades`` with the policy's band), sized to
         the vault's loss budget left (``vault.loss_used``, as of the state read)."""
-        room = loss_room_value(vault.loss_used, vault.params.loss_budget_bps, vault.total_value())
-        return plan_trades(
-            vault.balances,
-            vault.prices,
-            vault.decimals,
-            vault.targets_bps,
-            band_bps=self.trade_band_bps,
-            fee_bps=fee_bps,
-            max_trade_bps=vault.params.max_trade_bps,
-            min_value=min_value,
-            loss_room=room,
-            tolerance_bps=vault.params.tolerance_bps,
-        )
+        return plan_vault(vault, band_bps=self.trade_band_bps, fee_bps=fee_bps, min_value=min_value)
 
 
 # The contract's setter bounds (contracts/RebalancingVault.vy: MIN_/MAX_ constants).

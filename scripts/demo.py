@@ -53,7 +53,6 @@ from offchain.localstack import FEED_DECIMALS, MAX_UINT, deploy_local_stack  # n
 from offchain.rpc import Rpc, RpcError  # noqa: E402
 
 console = Console()
-REASONS = {0: "none", 1: "THRESHOLD", 2: "CALENDAR"}
 DAY = 86_400
 STAND_INS = {"WBTC": "AMD", "WETH": "RRC", "LINK": "GE"}  # columns of the bundled S&P 500 sample
 CALIBRATION_DAYS = 1_260
@@ -444,7 +443,7 @@ def run(args: argparse.Namespace) -> int:
                 if len(after) > before:
                     bar.console.print(f"day {day:>3}: keeper " + escape(after[-1].split("keeper ", 1)[-1]))
                 res = rpc.batch([keeper.state_call(vault.address), *market.reserve_calls()])
-                st, reserves = keeper._decode_state(res[0]), res[1:]
+                st, reserves = keeper.decode_state(res[0]), res[1:]
                 if isinstance(st, RpcError):
                     raise BallastError(f"cannot read the vault: {st.reason}")
                 norm = [p * 10 ** (18 - FEED_DECIMALS) for p in prices]
@@ -475,7 +474,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "day": (ts - start_ts) // DAY,
                     "block": ev["blockNumber"],
-                    "reason": REASONS[a["reason"]],
+                    "reason": model.REASON_NAMES[a["reason"]],
                     "drift_before": a["drift_before"],
                     "drift_after": a["drift_after"],
                     "swaps": per_tx.get(ev["transactionHash"].hex(), 0),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,12 @@ from offchain import model
 from offchain.chain import Sender
 from offchain.market import arbitrage_pair
 from offchain.vault import build_trades, lens_contract, read_state, router_contract
+
+sys.path.insert(0, os.path.dirname(__file__))
+import brownie_receipts  # noqa: E402
+
+# brownie's false "Tx dropped without known replacement" under load (tests/brownie_receipts.py)
+brownie_receipts.install()
 
 # Fixed seeds in CI (derandomize), random exploration locally.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 __all__ = ["tables", "summary_tables", "write_plots", "write_html"]
 
 Q = 1e18  # quote-unit scale
-REASONS = {0: "none", 1: "THRESHOLD", 2: "CALENDAR"}
 
 
 def _symbols(res: AuditResult, symbols: list[str] | None) -> list[str]:
@@ -56,7 +55,7 @@ def tables(res: AuditResult, swap_fee_bps: int = 30) -> dict[str, pd.DataFrame]:
                 "tx_hash": c.tx_hash,
                 "keeper": c.keeper,
                 "sender": c.sender,
-                "reason": REASONS.get(c.reason, str(c.reason)),
+                "reason": model.REASON_NAMES.get(c.reason, str(c.reason)),
                 "n_swaps": c.n_swaps,
                 "drift_before_bps": c.drift_before_wad / model.BPS_TO_WAD,
                 "drift_after_bps": c.drift_after_wad / model.BPS_TO_WAD,

@@ -106,8 +106,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
     keeper = build_keeper(cfg)
     try:
         states = keeper.read_states()
-        head = keeper.rpc.call("eth_getBlockByNumber", ["latest", False])
-        keeper.head = head
+        head = keeper.refresh_head()
         now = int(head["timestamp"], 16)
         for vault, st in zip(keeper.vaults, states, strict=True):
             if isinstance(st, Exception):
@@ -115,14 +114,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
             syms = [keeper.symbols.get(a.lower(), a[:8]) for a in st.assets]
             if args.apply:
                 if st.pending_eta and now >= st.pending_eta:
-                    tx = {
-                        "to": vault,
-                        "data": keeper.vault_c.encode_abi("apply_target_weights", args=[]),
-                        "value": 0,
-                        "chainId": keeper.chain_id,
-                        "type": 2,
-                    }
-                    keeper._send_admin(vault, tx, "apply-targets")
+                    keeper.apply_targets(vault)
                 else:
                     keeper.out(f"{vault}: nothing due (pending eta {st.pending_eta}, now {now})")
                 continue
@@ -141,14 +133,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
                 f"({cfg.targets_objective}, {cfg.targets_source})"
             )
             if args.queue:
-                tx = {
-                    "to": vault,
-                    "data": keeper.vault_c.encode_abi("queue_target_weights", args=[weights]),
-                    "value": 0,
-                    "chainId": keeper.chain_id,
-                    "type": 2,
-                }
-                keeper._send_admin(vault, tx, "queue-targets", weights=weights)
+                keeper.queue_targets(vault, weights)
         return 0
     finally:
         keeper.close()

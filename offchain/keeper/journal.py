@@ -139,6 +139,11 @@ class Journal:
     def get(self, sid: int) -> Submission:
         return self._rows("SELECT * FROM submissions WHERE id = ?", (sid,))[0]
 
+    def by_hash(self, tx_hash: str) -> Submission | None:
+        """The submission that sent ``tx_hash`` (None: not one of ours)."""
+        rows = self._rows("SELECT * FROM submissions WHERE tx_hash = ?", (tx_hash,))
+        return rows[0] if rows else None
+
     def open(self, chain_id: int, vault: str | None = None) -> list[Submission]:
         """Submissions still in flight (signed or sent), oldest first."""
         if vault is None:

@@ -24,7 +24,6 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
-from eth_utils.abi import get_abi_output_types
 from web3 import Web3
 
 from offchain import model
@@ -38,12 +37,9 @@ from offchain.keeper.metrics import Metrics
 from offchain.manifest import load_manifest
 from offchain.policies import Hybrid, Policy, parse_policy
 from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
-from offchain.vault import VaultState
+from offchain.vault import LensCodec, OffPriceError, QuoteError, Quoter, VaultState, build_trades
 
 log = logging.getLogger(__name__)
-
-REASONS = {0: "none", 1: "THRESHOLD", 2: "CALENDAR"}
-GAS_FIXED, GAS_PER_SWAP = 143_372, 75_791  # README gas benchmark (offchain.costs defaults)
 
 
 class CircuitOpen(ChainError):  # noqa: N818
@@ -154,9 +150,7 @@ class Keeper:
         self.lens_c = w3.eth.contract(abi=load_artifact("VaultLens").abi)
         self.vault_c = w3.eth.contract(abi=load_artifact("RebalancingVault").abi)
         self.router_c = w3.eth.contract(abi=load_artifact("UniswapV2RouterDouble").abi)
-        state_abi = next(f for f in self.lens_c.abi if f.get("name") == "state")
-        self._state_types = get_abi_output_types(state_abi)
-        self._state_names = [c["name"] for c in state_abi["outputs"][0]["components"]]
+        self.codec = LensCodec(self.lens_c.abi)
         ev = next(e for e in self.vault_c.abi if e.get("type") == "event" and e["name"] == "Rebalanced")
         self._rebalanced_topic = "0x" + event_abi_to_log_topic(ev).hex()
         self._stop = threading.Event()
@@ -201,31 +195,46 @@ class Keeper:
         return d
 
     # ------------------------------------------------------------------ encoding
-    def _decode_state(self, result: Any) -> VaultState | RpcError:
+    def decode_state(self, result: Any) -> VaultState | RpcError:
+        """A ``lens.state`` result (or its ``RpcError``) as a ``VaultState``, or an ``RpcError``."""
         if isinstance(result, RpcError):
             return result
         try:
-            raw = abi_decode(self._state_types, bytes.fromhex(result[2:]))[0]
-        except Exception:  # noqa: BLE001 - "0x" (no code at the lens) or garbage
+            return self.codec.decode(result)
+        except ChainError:
             return RpcError(
                 "eth_call", 0, f"lens {self.lens} returned no decodable state ({str(result)[:20]})"
             )
-        values = {
-            k: (
-                [Web3.to_checksum_address(x) if isinstance(x, str) else x for x in v]
-                if isinstance(v, list | tuple)
-                else (Web3.to_checksum_address(v) if isinstance(v, str) else v)
-            )
-            for k, v in zip(self._state_names, raw, strict=True)
-        }
-        return VaultState(**values)
 
     def state_call(self, vault: str, block: str = "latest") -> tuple[str, list[Any]]:
-        return ("eth_call", [{"to": self.lens, "data": self.lens_c.encode_abi("state", args=[vault])}, block])
+        return self.codec.call(self.lens, vault, block)
+
+    def _quoter(self, router: str) -> Quoter:
+        """A batched ``Quoter``: every getAmountsOut of a plan in one JSON-RPC batch."""
+
+        def quote(requests: list[tuple[int, list[str]]]) -> list[int | Exception]:
+            res = self.rpc.batch(
+                [
+                    (
+                        "eth_call",
+                        [
+                            {"to": router, "data": self.router_c.encode_abi("getAmountsOut", args=[a, p])},
+                            "latest",
+                        ],
+                    )
+                    for a, p in requests
+                ]
+            )
+            return [
+                r if isinstance(r, RpcError) else abi_decode(["uint256[]"], bytes.fromhex(r[2:]))[0][-1]
+                for r in res
+            ]
+
+        return quote
 
     def read_states(self, block: str = "latest") -> list[VaultState | RpcError]:
         res = self.rpc.batch([self.state_call(v, block) for v in self.vaults])
-        return [self._decode_state(r) for r in res]
+        return [self.decode_state(r) for r in res]
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self, *_: Any) -> None:
@@ -314,7 +323,7 @@ class Keeper:
         if self.address:
             self.metrics.balance_wei = _int(res[1])
             k = 3
-        states = [self._decode_state(r) for r in res[k:]]
+        states = [self.decode_state(r) for r in res[k:]]
         now = _int(self.head["timestamp"])
         base_next = next_base_fee(self.head)
         self._update_native_price(states)
@@ -366,7 +375,9 @@ class Keeper:
         bal = self.metrics.balance_wei
         if bal is None:
             return
-        per = (GAS_FIXED + 2 * GAS_PER_SWAP) * min(self.fees.cap_wei, base_next * 2 + self.fees.tip_wei)
+        per = (model.REBALANCE_GAS_FIXED + 2 * model.REBALANCE_GAS_PER_SWAP) * min(
+            self.fees.cap_wei, base_next * 2 + self.fees.tip_wei
+        )
         covers = bal // max(per, 1)
         if covers < self.cfg.low_balance_rebalances:
             if not self._low_balance_warned:
@@ -407,7 +418,7 @@ class Keeper:
         vm = st.to_model()
         policy = self.policy or Hybrid.from_params(st.params)
         want, reason = policy.needs_rebalance(vm, now)
-        data = {"drift_bps": st.drift, "policy_reason": REASONS.get(reason, reason)}
+        data = {"drift_bps": st.drift, "policy_reason": model.REASON_NAMES.get(reason, reason)}
         if not want:
             return self._skip(vault, "no-trigger", f"policy {policy.spec()}", **data)
         if not st.needs_rebalance:
@@ -427,50 +438,35 @@ class Keeper:
                 "it refills over time",
                 **data,
             )
-        planned = policy.plan(vm, fee_bps=cfg.fee_bps)
-        if not planned:
-            return self._skip(vault, "no-trades", **data)
         data["loss_room_usd"] = round(room / 1e18, 2)
-        router = st.router
-        quotes = self.rpc.batch(
-            [
-                (
-                    "eth_call",
-                    [
-                        {
-                            "to": router,
-                            "data": self.router_c.encode_abi(
-                                "getAmountsOut", args=[t.amount_in, [st.assets[t.sell], st.assets[t.buy]]]
-                            ),
-                        },
-                        "latest",
-                    ],
-                )
-                for t in planned
-            ]
-        )
-        trades = []
-        quoted_outs: list[int] = []
+        try:  # the one trade builder (offchain.vault.build_trades), quotes batched over JSON-RPC
+            proposed = build_trades(
+                st,
+                self._quoter(st.router),
+                policy=policy,
+                fee_bps=cfg.fee_bps,
+                keeper_slippage_bps=cfg.keeper_slippage_bps,
+            )
+        except OffPriceError as exc:
+            return self._skip(
+                vault,
+                "off-price",
+                f"pool {self._sym(exc.sell)}/{self._sym(exc.buy)} "
+                f"quotes {exc.quoted} below the oracle bound {exc.floor} (possible sandwich)",
+            )
+        except QuoteError as exc:
+            return self._fail(vault, "quote", str(exc))
+        if not proposed:
+            data.pop("loss_room_usd")
+            return self._skip(vault, "no-trades", **data)
+        trades = [t.as_tuple() for t in proposed]
+        quoted_outs = [t.quoted_out for t in proposed]
         swap_cost = 0
         after = list(vm.balances)
-        for t, q in zip(planned, quotes, strict=True):
-            if isinstance(q, RpcError):
-                return self._fail(vault, "quote", f"getAmountsOut reverted: {q.reason}")
-            quoted = abi_decode(["uint256[]"], bytes.fromhex(q[2:]))[0][-1]
-            floor = model.min_acceptable_out(t.expected_out, st.max_slippage_bps)
-            if quoted < floor:
-                return self._skip(
-                    vault,
-                    "off-price",
-                    f"pool {self._sym(st.assets[t.sell])}/{self._sym(st.assets[t.buy])} "
-                    f"quotes {quoted} below the oracle bound {floor} (possible sandwich)",
-                )
-            mine = quoted * (model.BPS - cfg.keeper_slippage_bps) // model.BPS
-            trades.append((st.assets[t.sell], st.assets[t.buy], t.amount_in, max(floor, mine)))
-            quoted_outs.append(quoted)
-            swap_cost += t.value - quoted * vm.prices[t.buy] // 10 ** vm.decimals[t.buy]
-            after[t.sell] -= t.amount_in
-            after[t.buy] += quoted
+        for t in proposed:
+            swap_cost += t.value - t.quoted_out * vm.prices[t.buy_index] // 10 ** vm.decimals[t.buy_index]
+            after[t.sell_index] -= t.amount_in
+            after[t.buy_index] += t.quoted_out
         # the vault's own checks (I3-I9) on these trades if every swap pays its quote: never send a
         # rebalance the vault would refuse (round trip, direction, rooms, loss budget...)
         index = {a: i for i, a in enumerate(st.assets)}
@@ -504,7 +500,7 @@ class Keeper:
                 **data,
             )
         max_fee, tip = fees
-        gas_guess = GAS_FIXED + GAS_PER_SWAP * len(trades)
+        gas_guess = model.REBALANCE_GAS_FIXED + model.REBALANCE_GAS_PER_SWAP * len(trades)
         value_usd = vm.total_value() / 1e18
         benefit = (vm.drift_wad() - drift_after_wad) / 1e18 * value_usd * cfg.benefit_factor
         cost = swap_cost / 1e18 + gas_guess * (base_next + tip) / 1e18 * self.native_price_usd
@@ -704,15 +700,7 @@ class Keeper:
                 self.journal.update(
                     other.id, status="dropped", reason=f"replaced by {receipt['transactionHash']}"
                 )
-        mined = next(
-            (
-                r
-                for r in self.journal._rows(
-                    "SELECT * FROM submissions WHERE tx_hash = ?", (receipt["transactionHash"],)
-                )
-            ),
-            row,
-        )
+        mined = self.journal.by_hash(receipt["transactionHash"]) or row
         gas_used = _int(receipt["gasUsed"])
         price = _int(receipt.get("effectiveGasPrice") or 0)
         self.metrics.inc("gas_used", n=gas_used)
@@ -731,7 +719,7 @@ class Keeper:
                 ev = self._rebalanced(receipt)
                 if ev:
                     data.update(
-                        reason=REASONS.get(ev["reason"], ev["reason"]),
+                        reason=model.REASON_NAMES.get(ev["reason"], ev["reason"]),
                         drift=f"{ev['drift_before']}->{ev['drift_after']}bps",
                         cost_usd=round((ev["value_before"] - ev["value_after"]) / 1e18, 2),
                     )
@@ -976,7 +964,7 @@ class Keeper:
             out.append(d)
         return out
 
-    # ------------------------------------------------------------------ targets (section 3)
+    # ------------------------------------------------------------------ targets
     def _targets(self, vault: str, st: VaultState, now: int) -> list[Decision]:
         from offchain.keeper import strategist  # noqa: PLC0415
 
@@ -984,14 +972,7 @@ class Keeper:
         if self.journal.open(self.chain_id, vault):
             return out
         if st.pending_eta and now >= st.pending_eta:
-            tx = {
-                "to": vault,
-                "data": self.vault_c.encode_abi("apply_target_weights", args=[]),
-                "value": 0,
-                "chainId": self.chain_id,
-                "type": 2,
-            }
-            out.append(self._send_admin(vault, tx, "apply-targets"))
+            out.append(self.apply_targets(vault))
             return out
         last = self.last_targets_check.get(vault)
         if st.pending_eta or (last is not None and time.monotonic() - last < (self.cfg.targets_every or 0)):
@@ -1006,15 +987,26 @@ class Keeper:
         if change < self.cfg.targets_min_change_bps:
             out.append(self._skip(vault, "targets-unchanged", f"max change {change} bps", weights=weights))
             return out
-        tx = {
-            "to": vault,
-            "data": self.vault_c.encode_abi("queue_target_weights", args=[weights]),
-            "value": 0,
-            "chainId": self.chain_id,
-            "type": 2,
-        }
-        out.append(self._send_admin(vault, tx, "queue-targets", weights=weights))
+        out.append(self.queue_targets(vault, weights))
         return out
+
+    def refresh_head(self) -> dict[str, Any]:
+        """Read the latest block (its base fee prices admin transactions) and return it."""
+        self.head = self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        return self.head
+
+    def apply_targets(self, vault: str) -> Decision:
+        """Send (or, dry, simulate) ``apply_target_weights`` on ``vault``."""
+        return self._send_admin(vault, self._admin_tx(vault, "apply_target_weights", []), "apply-targets")
+
+    def queue_targets(self, vault: str, weights: list[int]) -> Decision:
+        """Send (or, dry, simulate) ``queue_target_weights(weights)`` on ``vault``."""
+        tx = self._admin_tx(vault, "queue_target_weights", [weights])
+        return self._send_admin(vault, tx, "queue-targets", weights=weights)
+
+    def _admin_tx(self, vault: str, fn: str, args: list[Any]) -> dict[str, Any]:
+        data = self.vault_c.encode_abi(fn, args=args)
+        return {"to": vault, "data": data, "value": 0, "chainId": self.chain_id, "type": 2}
 
     def _send_admin(self, vault: str, tx: dict[str, Any], kind: str, **data: Any) -> Decision:
         call = {"from": self.address, "to": tx["to"], "data": tx["data"]}

@@ -66,18 +66,8 @@ def csv_history(path: str, symbols: list[str], lookback: int) -> np.ndarray:
     return df[symbols].to_numpy(dtype=float)[-lookback:]
 
 
-def to_bps(w: np.ndarray) -> list[int]:
-    """Fractions -> integer bps summing to exactly 10,000 (largest remainder)."""
-    w = np.clip(np.asarray(w, dtype=float), 0, None)
-    w = w / w.sum()
-    raw = w * 10_000
-    out = np.floor(raw).astype(int)
-    for i in np.argsort(-(raw - out))[: 10_000 - int(out.sum())]:
-        out[i] += 1
-    return [int(x) for x in out]
-
-
 def targets_from_prices(prices: np.ndarray, objective: str) -> list[int]:
+    from offchain.optimize import to_bps  # noqa: PLC0415
     from offchain.policies import optimise_targets  # noqa: PLC0415
 
     if np.any(~np.isfinite(prices)) or np.any(prices <= 0):
@@ -89,7 +79,8 @@ def targets_from_prices(prices: np.ndarray, objective: str) -> list[int]:
         raise ChainError(f"optimiser failed: {exc}") from None
     if not np.all(np.isfinite(w)):
         raise ChainError(f"optimiser found no {objective} solution for this history (degenerate covariance?)")
-    return to_bps(w)
+    w = np.clip(w, 0.0, None)
+    return [int(x) for x in to_bps(w / w.sum())]
 
 
 def compute_targets(keeper: Keeper, st: VaultState) -> list[int]:

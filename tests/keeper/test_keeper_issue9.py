@@ -55,13 +55,13 @@ def test_used_up_loss_budget_is_a_clear_skip(env: Env, monkeypatch):
     k = env.keeper()
     env.advance(2 * 86_400)
     env.move({1: 1.35, 3: 0.75})
-    orig = type(k)._decode_state
+    orig = type(k).decode_state
 
     def used_up(self, result):
         st = orig(self, result)
         return replace(st, loss_budget_used=st.loss_budget_bps * model.BPS_TO_LOSS)
 
-    monkeypatch.setattr(type(k), "_decode_state", used_up)
+    monkeypatch.setattr(type(k), "decode_state", used_up)
     sent = _keeper_txs(env)
     k.cycle()
     assert any(s.startswith("loss-budget") for s in _skips(env)), _skips(env)
