@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget clean
+.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget bench-cli clean
 
 help:
 	@echo "make demo   - a year on Anvil: daily prices + arbitrage, the keeper rebalancing, table + HTML report"
@@ -40,16 +40,17 @@ test: install lint
 	$(BROWNIE) test tests/ -p no:cacheprovider
 
 test-contracts: install
-	$(BROWNIE) test tests/unit tests/integration tests/stateful
+	$(BROWNIE) test tests/contracts
 
 test-offchain: install
-	$(PY) -m pytest tests/offchain -q -p no:pytest-brownie
+	$(PY) -m pytest tests/core tests/quant tests/chain -q -p no:pytest-brownie
 
 lint: install
 	$(VENV)/bin/ruff check offchain scripts tests bench
 	$(VENV)/bin/ruff format --check offchain scripts tests bench
+	$(VENV)/bin/lint-imports
 
-bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget
+bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget bench-cli
 
 bench-gas: install
 	$(BROWNIE) compile
@@ -67,6 +68,9 @@ bench-keeper: install
 
 bench-loss-budget: install
 	$(PY) bench/bench_loss_budget.py
+
+bench-cli: install
+	$(PY) bench/bench_cli.py
 
 bench-audit: install
 	$(BROWNIE) compile

@@ -2,7 +2,7 @@
 
 1. One historical path: the bundled S&P 500 sample (20 stocks, daily 1990-2022), equal weights, zero
    costs, threshold policy (absolute 500 bps band, and monthly calendar for reference): wall time of
-   ``offchain.backtest`` vs bt 1.4.1 in the same process, and both final values.
+   ``offchain.quant.backtest`` vs bt 1.4.1 in the same process, and both final values.
 2. Monte Carlo throughput: 10,000 paths x 2,520 days x 4 assets (the GBM of examples/scenario.toml),
    threshold 500 bps, default costs; scenario generation included. Reports asset-steps per second.
 
@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from offchain.backtest import backtest, simulate  # noqa: E402
-from offchain.commands.simulate import load_config  # noqa: E402
-from offchain.costs import CostModel  # noqa: E402
-from offchain.data import sp500  # noqa: E402
-from offchain.policies import Calendar, Policy, Threshold  # noqa: E402
-from offchain.scenarios import GBMScenario, HistoricalScenario  # noqa: E402
+from offchain.cli.simulate import load_config  # noqa: E402
+from offchain.quant.backtest import backtest, simulate  # noqa: E402
+from offchain.quant.costs import CostModel  # noqa: E402
+from offchain.quant.data import sp500  # noqa: E402
+from offchain.quant.policies import Calendar, Policy, Threshold  # noqa: E402
+from offchain.quant.scenarios import GBMScenario, HistoricalScenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/bench_gas.py [--json] [--repeats 3] [--deposit-usd 1000000]``.
 It starts and stops its own Anvil (the pinned one from node_modules/.bin), deploys the local stack
-(``offchain.localstack``: token, feed and Uniswap V2 doubles with $100M per side in every pool), and
+(``offchain.devnet.localstack``: token, feed and Uniswap V2 doubles with $100M per side in every pool), and
 prints gasUsed as measured by the node's receipts. Progress lines go to stderr.
 
 What is measured (every figure is a receipt's ``gasUsed`` unless said otherwise):
@@ -27,7 +27,8 @@ What is measured (every figure is a receipt's ``gasUsed`` unless said otherwise)
   sets all 4 feeds (price moves below), lets an arbitrageur bring all 6 pools to the new feed prices,
   then builds the trades:
     - 1 swap: WBTC +20 %, WETH -30 %, USDC and LINK unchanged. Total value is unchanged, so USDC and
-      LINK stay on target: WBTC overweight, WETH underweight. Trades from ``offchain.vault.build_trades``
+      LINK stay on target: WBTC overweight, WETH underweight. Trades from
+      ``offchain.chain.vault.build_trades``
       (``model.plan_trades``; band 1 bps to drop rounding dust): WBTC->WETH.
     - 2 swaps: WBTC +20 %, WETH -20 %, LINK -20 %, USDC unchanged (total unchanged, USDC on target):
       one overweight asset sold into two underweight ones, again ``build_trades``: WBTC->WETH,
@@ -80,11 +81,8 @@ from rich.table import Table  # noqa: E402
 from web3 import Web3  # noqa: E402
 from web3.logs import DISCARD  # noqa: E402
 
-from offchain import model  # noqa: E402
-from offchain.chain import Anvil, Sender, anvil_binary, connect, deploy_vault_factory  # noqa: E402
-from offchain.localstack import MAX_UINT, LocalStack, deploy_local_stack  # noqa: E402
-from offchain.market import arbitrage_pair  # noqa: E402
-from offchain.vault import (  # noqa: E402
+from offchain.chain.node import Anvil, Sender, anvil_binary, connect, deploy_vault_factory  # noqa: E402
+from offchain.chain.vault import (  # noqa: E402
     ProposedTrade,
     VaultState,
     bound_trades,
@@ -92,6 +90,9 @@ from offchain.vault import (  # noqa: E402
     read_state,
     router_quoter,
 )
+from offchain.core import model  # noqa: E402
+from offchain.devnet.localstack import MAX_UINT, LocalStack, deploy_local_stack  # noqa: E402
+from offchain.devnet.market import arbitrage_pair  # noqa: E402
 
 EIP170_LIMIT = 24_576  # bytes of runtime code
 INTRINSIC_GAS = 21_000

@@ -1,7 +1,7 @@
 """Keeper benchmark: one keeper cycle over many vaults on a local Anvil.
 
 Run: ``.venv/bin/python bench/bench_keeper.py [--vaults 100] [--repeats 5] [--json]``. It starts and stops
-its own Anvil, deploys the local stack (``offchain.localstack``), then ``--vaults`` RebalancingVaults
+its own Anvil, deploys the local stack (``offchain.devnet.localstack``), then ``--vaults`` RebalancingVaults
 over the same 4 tokens/feeds/pools and governance module with random target weights (default
 parameters, the stack's max ages), and a $100k deposit in each (all set-up
 transactions sent in JSON-RPC batches and mined a few blocks at a time). Then it times, with the
@@ -39,12 +39,12 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from web3 import Web3  # noqa: E402
 
-from offchain import model  # noqa: E402
-from offchain.chain import Anvil, Sender, connect, load_artifact  # noqa: E402
+from offchain.chain.node import Anvil, Sender, connect, load_artifact  # noqa: E402
+from offchain.chain.rpc import Rpc  # noqa: E402
+from offchain.core import model  # noqa: E402
+from offchain.devnet.localstack import MAX_UINT, deploy_local_stack  # noqa: E402
 from offchain.keeper.config import KeeperConfig  # noqa: E402
 from offchain.keeper.runner import Keeper  # noqa: E402
-from offchain.localstack import MAX_UINT, deploy_local_stack  # noqa: E402
-from offchain.rpc import Rpc  # noqa: E402
 
 err = Console(stderr=True)
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         send_all(rpc, moves, owner)
         if a.arbitrage:
-            from offchain.market import arbitrage_pair
+            from offchain.devnet.market import arbitrage_pair
 
             prices = [f.functions.latestRoundData().call()[1] for f in stack.feeds]
             syms = [sp.symbol for sp in stack.specs]

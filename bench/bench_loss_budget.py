@@ -5,7 +5,7 @@ of value before) to a leaky bucket that holds ``loss_budget_bps`` and refills at
 per ``loss_window`` (``contracts/RebalancingVault.vy``, I9). An honest keeper on a real AMM loses the
 swap fee and the price impact of what it trades, nothing more (gas is paid by the keeper, not the
 vault). This script replays the bundled S&P 500 table (20 stocks, 1990-2022: the 2008 crash and
-March 2020 included) with the simulator's cost model (``offchain.costs.CostModel``: Uniswap V2 fee and
+March 2020 included) with the simulator's cost model (``offchain.quant.costs.CostModel``: Uniswap V2 fee and
 constant-product impact) for several baskets and policies, runs the vault's bucket over the
 rebalances, and prints the peak use as a share of the budget. Pool depth is stated as a multiple of
 the vault's value at each rebalance (a fixed-dollar pool would be dwarfed by a vault that grew 37x
@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from offchain.backtest import backtest  # noqa: E402
-from offchain.costs import CostModel  # noqa: E402
-from offchain.data import sp500  # noqa: E402
-from offchain.model import DEFAULT_PARAMS, Params  # noqa: E402
-from offchain.policies import Hybrid, Threshold  # noqa: E402
+from offchain.core.model import DEFAULT_PARAMS, Params  # noqa: E402
+from offchain.quant.backtest import backtest  # noqa: E402
+from offchain.quant.costs import CostModel  # noqa: E402
+from offchain.quant.data import sp500  # noqa: E402
+from offchain.quant.policies import Hybrid, Threshold  # noqa: E402
 
 DAY = 86_400
 

@@ -20,9 +20,9 @@ import warnings
 
 import numpy as np
 
-from offchain.data import sp500
-from offchain.estimators import covariance_from_returns, expected_returns_from_returns
-from offchain.optimize import optimize_batch
+from offchain.quant.data import sp500
+from offchain.quant.estimators import covariance_from_returns, expected_returns_from_returns
+from offchain.quant.optimize import optimize_batch
 
 
 def windows(n: int, length: int, step: int, cov: str) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -20,13 +20,9 @@ Every option is also an env var ``BALLAST_DEMO_<NAME>``.
 from __future__ import annotations
 
 import argparse
-import base64
-import html
-import io
 import itertools
 import json
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -43,14 +39,18 @@ from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from offchain import model  # noqa: E402
-from offchain.chain import Anvil, Sender, connect  # noqa: E402
-from offchain.errors import BallastError, InputError  # noqa: E402
+from offchain.audit.decode import EventDecoder  # noqa: E402
+from offchain.audit.logs import fetch_logs  # noqa: E402
+from offchain.chain.node import Anvil, Sender, connect  # noqa: E402
+from offchain.chain.rpc import Rpc, RpcError  # noqa: E402
+from offchain.core import model  # noqa: E402
+from offchain.core.errors import BallastError, InputError  # noqa: E402
+from offchain.devnet.localstack import FEED_DECIMALS, MAX_UINT, deploy_local_stack  # noqa: E402
+from offchain.devnet.market import arbitrage_trade  # noqa: E402
 from offchain.keeper.config import KeeperConfig  # noqa: E402
 from offchain.keeper.keys import load_signer  # noqa: E402
 from offchain.keeper.runner import Keeper  # noqa: E402
-from offchain.localstack import FEED_DECIMALS, MAX_UINT, deploy_local_stack  # noqa: E402
-from offchain.rpc import Rpc, RpcError  # noqa: E402
+from offchain.report import page  # noqa: E402
 
 console = Console()
 DAY = 86_400
@@ -124,7 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def price_paths(args: argparse.Namespace, n_days: int) -> tuple[np.ndarray, str]:
     """(n_days + 1, 3) price multipliers for WBTC, WETH, LINK (row 0 = 1) and a description."""
-    from offchain.data import sp500
+    from offchain.quant.data import sp500
 
     df = sp500()[list(STAND_INS.values())]
     lr = np.log(df.to_numpy(dtype=float))
@@ -222,16 +222,11 @@ class Market:
             raw = bytes.fromhex(r[2:])
             r0, r1 = int.from_bytes(raw[0:32], "big"), int.from_bytes(raw[32:64], "big")
             ra, rb = (r0, r1) if a_is_0 else (r1, r0)
-            k = ra * rb
-            ra_target = math.isqrt(k * prices[j] * self.units[i] // (prices[i] * self.units[j]))
-            if ra_target == 0 or abs(ra_target - ra) * 10_000 <= ra:
+            trade = arbitrage_trade(ra, rb, self.units[i], self.units[j], prices[i], prices[j])
+            if trade is None:
                 continue
-            if ra_target > ra:
-                tin, tout, amount = i, j, (ra_target - ra) * 1000 // 997
-            else:
-                tin, tout, amount = j, i, (k // ra_target - rb) * 1000 // 997
-            if amount <= 0:
-                continue
+            a_in, amount = trade
+            tin, tout = (i, j) if a_in else (j, i)
             path = [st.tokens[tin].address, st.tokens[tout].address]
             txs.append(self.tx(st.tokens[tin], "mint", self.actor, amount, gas=100_000))
             txs.append(self.tx(st.router, "swapExactTokensForTokens", amount, 0, path, self.actor, 2**40))
@@ -241,15 +236,9 @@ class Market:
 
 
 def _pair_abi() -> list[dict[str, Any]]:
-    from offchain.chain import load_artifact
+    from offchain.chain.node import load_artifact
 
     return load_artifact("UniswapV2PairDouble").abi
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def write_report(
@@ -277,7 +266,7 @@ def write_report(
     ax.set_ylabel("value, USD")
     ax.legend()
     ax.set_title("Value (grey lines: rebalances)")
-    imgs.append(("Value", _png(fig)))
+    imgs.append(("Value", page.png_bytes(fig)))
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(9, 3.2))
     ax.plot(days, series["drift_vault"], label="vault drift")
@@ -286,7 +275,7 @@ def write_report(
     ax.set_xlabel("day")
     ax.set_ylabel("drift, bps")
     ax.legend()
-    imgs.append(("Drift", _png(fig)))
+    imgs.append(("Drift", page.png_bytes(fig)))
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(9, 3.2))
     w = np.array(series["weights"], dtype=float) / 100
@@ -295,17 +284,10 @@ def write_report(
     ax.set_ylabel("weight, %")
     ax.set_xlabel("day")
     ax.legend(ncol=4)
-    imgs.append(("Vault weights", _png(fig)))
+    imgs.append(("Vault weights", page.png_bytes(fig)))
     plt.close(fig)
 
-    def table(head: list[str], body: list[list[str]]) -> str:
-        h = "".join(f"<th>{html.escape(x)}</th>" for x in head)
-        b = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in body
-        )
-        return f"<table><tr>{h}</tr>{b}</table>"
-
-    reb = table(
+    reb = page.table(
         [
             "day",
             "block",
@@ -330,20 +312,13 @@ def write_report(
             for r in rows
         ],
     )
-    comp = table(["", "vault", "buy-and-hold"], [list(s) for s in summary])
-    figs = "".join(
-        f'<h2>{html.escape(t)}</h2><img alt="{html.escape(t)}" src="data:image/png;base64,{d}">'
-        for t, d in imgs
-    )
-    doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ballast demo</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;font-size:.85em}}
-th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%}}</style></head><body>
-<h1>ballast demo: a year on a local chain</h1><ul>{"".join(f"<li>{html.escape(n)}</li>" for n in notes)}</ul>
+    comp = page.table(["", "vault", "buy-and-hold"], [list(s) for s in summary])
+    figs = page.figures(imgs)
+    body = f"""{page.bullets(notes)}
 <h2>Vault vs buy-and-hold</h2>{comp}<h2>Every rebalance (read back from the chain's events)</h2>{reb}
-{figs}
-</body></html>"""
-    path = out / "report.html"
-    path.write_text(doc, encoding="utf-8")
+{figs}"""
+    heading = "ballast demo: a year on a local chain"
+    path = page.write(out / "report.html", "ballast demo", body, heading=heading)
     (out / "demo.json").write_text(
         json.dumps({"rebalances": rows, "summary": summary, "notes": notes}, indent=1)
     )
@@ -457,27 +432,29 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(task, advance=1, status=f"drift {st.drift:>4} bps, rebalances {len(after)}")
 
         # every rebalance, read back from the chain's events
-        logs = vault.events.Rebalanced().get_logs(from_block=stack.blocks["vault"])
-        swaps = vault.events.Swapped().get_logs(from_block=stack.blocks["vault"])
+        # (the auditor's own paged eth_getLogs and event decoder: one reader of the vault's events)
+        raw = fetch_logs(rpc, vault.address, stack.blocks["vault"], w3.eth.block_number)
+        events = EventDecoder().decode_all(raw)
         per_tx: dict[str, int] = {}
-        for s in swaps:
-            per_tx[s["transactionHash"].hex()] = per_tx.get(s["transactionHash"].hex(), 0) + 1
+        for ev in events:
+            if ev.name == "Swapped":
+                per_tx[ev.tx_hash] = per_tx.get(ev.tx_hash, 0) + 1
         rows = []
         gas_eth = 0.0
         weth_price = prices[2] / 10**FEED_DECIMALS
-        for ev in logs:
-            a = ev["args"]
-            rc = w3.eth.get_transaction_receipt(ev["transactionHash"])
-            ts = w3.eth.get_block(ev["blockNumber"])["timestamp"]
+        for ev in (e for e in events if e.name == "Rebalanced"):
+            a = ev.args
+            rc = w3.eth.get_transaction_receipt(ev.tx_hash)
+            ts = w3.eth.get_block(ev.block)["timestamp"]
             gas_eth += rc["gasUsed"] * rc["effectiveGasPrice"] / 1e18
             rows.append(
                 {
                     "day": (ts - start_ts) // DAY,
-                    "block": ev["blockNumber"],
+                    "block": ev.block,
                     "reason": model.REASON_NAMES[a["reason"]],
                     "drift_before": a["drift_before"],
                     "drift_after": a["drift_after"],
-                    "swaps": per_tx.get(ev["transactionHash"].hex(), 0),
+                    "swaps": per_tx.get(ev.tx_hash, 0),
                     "value_before": a["value_before"] / 1e18,
                     "cost": (a["value_before"] - a["value_after"]) / 1e18,
                     "gas": rc["gasUsed"],

@@ -29,9 +29,9 @@ from pathlib import Path
 from eth_account import Account
 from rich.console import Console
 
-from offchain.chain import Sender
-from offchain.deploy import deploy, load_config, preflight, print_plan, require_ok
-from offchain.errors import BallastError
+from offchain.chain.deploy import deploy, load_config, preflight, print_plan, require_ok
+from offchain.chain.node import Sender
+from offchain.core.errors import BallastError
 from offchain.keeper.keys import Signer, load_signer
 
 console = Console()

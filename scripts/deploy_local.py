@@ -12,9 +12,9 @@ from pathlib import Path
 
 from brownie import accounts, web3
 
-from offchain.chain import Sender
-from offchain.localstack import deploy_local_stack
-from offchain.manifest import manifest_path, save_manifest
+from offchain.chain.manifest import manifest_path, save_manifest
+from offchain.chain.node import Sender
+from offchain.devnet.localstack import deploy_local_stack
 
 
 def main(out_dir: str = "deployments") -> dict:

@@ -21,7 +21,7 @@ import pandas as pd
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 
-from offchain.chain import CONTRACTS, load_artifact
+from offchain.chain.node import CONTRACTS, load_artifact
 
 log = logging.getLogger(__name__)
 

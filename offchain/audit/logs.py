@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from offchain.errors import ChainError
-from offchain.rpc import Rpc, RpcError, RpcUnavailable
+from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
+from offchain.core.errors import ChainError
 
 log = logging.getLogger(__name__)
 

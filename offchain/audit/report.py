@@ -10,8 +10,6 @@ the oracle beyond that estimate.
 
 from __future__ import annotations
 
-import base64
-import html
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -25,9 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from offchain import model  # noqa: E402
 from offchain.audit.decode import frames  # noqa: E402
 from offchain.audit.verify import RULES, AuditResult  # noqa: E402
+from offchain.core import model  # noqa: E402
+from offchain.report import page  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -273,14 +272,7 @@ def write_plots(
 
 
 def _df_html(df: pd.DataFrame, max_rows: int = 500) -> str:
-    if df is None or not len(df):
-        return "<p>none</p>"
-    more = (
-        f"<p><small>{len(df) - max_rows} more rows in the CSV/Parquet files.</small></p>"
-        if len(df) > max_rows
-        else ""
-    )
-    return df.head(max_rows).to_html(index=False, escape=True, border=0) + more
+    return page.frame(df, max_rows, rest=" in the CSV/Parquet files")
 
 
 def write_html(
@@ -291,48 +283,31 @@ def write_html(
         '<p class="ok">0 violations: every rebalance followed the vault\'s rules.</p>'
         if not res.violations
         else f'<p class="bad">{len(res.violations)} violations: '
-        + html.escape(", ".join(f"{r} x{n}" for r, n in sorted(by_rule.items())))
+        + page.escape(", ".join(f"{r} x{n}" for r, n in sorted(by_rule.items())))
         + "</p>"
     )
-    rules = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td><td>{by_rule.get(k, 0)}</td></tr>"
-        for k, v in RULES.items()
-    )
-    imgs = "".join(
-        f'<h2>{html.escape(name)}</h2><img alt="{html.escape(name)}" src="data:image/png;base64,'
-        f'{base64.b64encode(Path(p).read_bytes()).decode("ascii")}">'
-        for name, p in images.items()
+    rules = page.table(
+        ["rule", "what must hold", "violations"], [(k, v, by_rule.get(k, 0)) for k, v in RULES.items()]
     )
     rc = t["rebalance_checks"].drop(
         columns=["time", "weights_before", "weights_after", "targets"], errors="ignore"
     )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    doc = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ballast audit {html.escape(res.meta.address)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.8em; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; }}
-.ok {{ color: #080; font-weight: bold; }} .bad {{ color: #b00; font-weight: bold; }}
-img {{ max-width: 100%; }} small {{ color: #777; }}
-</style></head><body>
-<h1>ballast audit: vault {html.escape(res.meta.address)}</h1>
-<p>Blocks {res.from_block:,} .. {res.to_block:,}; {len(res.events):,} events; {len(res.rebalances):,}
-rebalances verified; holdings checked at {len(res.holdings_checks)} blocks;
+    body = f"""<p>Blocks {res.from_block:,} .. {res.to_block:,}; {len(res.events):,} events;
+{len(res.rebalances):,} rebalances verified; holdings checked at {len(res.holdings_checks)} blocks;
 {res.rpc_calls:,} JSON-RPC requests in {res.timings.get("total", 0):.2f} s.
 Generated {generated}.</p>
 {verdict}
 <h2>Rules checked</h2>
-<table><tr><th>rule</th><th>what must hold</th><th>violations</th></tr>{rules}</table>
+{rules}
 <p><small>Each rebalance is checked against state at block - 1 (parameters, targets, feeds, roles),
 holdings rebuilt from events, and block time of its own block; see <code>offchain/audit/verify.py</code>.
 Swap fees are estimated at {swap_fee_bps} bps of value sold.</small></p>
 <h2>Violations</h2>{_df_html(t["violations"])}
 <h2>Findings</h2>{_df_html(t["findings"])}
 <h2>Keepers</h2>{_df_html(t["keepers"])}
-{imgs}
-<h2>Rebalances</h2>{_df_html(rc)}
-</body></html>
-"""
-    path.write_text(doc, encoding="utf-8")
-    return path
+{page.figures(images.items())}
+<h2>Rebalances</h2>{_df_html(rc)}"""
+    return page.write(
+        path, f"ballast audit {res.meta.address}", body, heading=f"ballast audit: vault {res.meta.address}"
+    )

@@ -1,4 +1,4 @@
-"""Re-check every rebalance of a vault from its logs plus historical state, with ``offchain.model``.
+"""Re-check every rebalance of a vault from its logs plus historical state, with ``offchain.core.model``.
 
 Which state a rebalance is checked against
 ------------------------------------------
@@ -21,7 +21,7 @@ boundaries, so:
   ``Rebalanced`` and ``Swapped`` events (reason, drifts, values, weights, oracle-implied outputs) is
   recomputed from the ``B - 1`` state and must match exactly.
 
-Rules (the vault's invariants I1-I9, ``contracts/RebalancingVault.vy``), each with ``offchain.model``:
+Rules (the vault's invariants I1-I9, ``contracts/RebalancingVault.vy``), each with ``offchain.core.model``:
 
 * ``I0-access``: ``paused()`` false and ``is_keeper(keeper)`` true at ``B - 1``.
 * ``I1-trigger``: ``model.trigger(drift_before_wad, ts(B), last_rebalance, params) != NONE``.
@@ -70,11 +70,11 @@ from typing import Any
 
 from web3 import Web3
 
-from offchain import model
 from offchain.audit.decode import Event, EventDecoder
 from offchain.audit.logs import LogStats, fetch_logs
-from offchain.errors import ChainError, InputError
-from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_result, encode_call, selector
+from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable, decode_result, encode_call, selector
+from offchain.core import model
+from offchain.core.errors import ChainError, InputError
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """The keeper bot (``ballast keeper run``): watches vaults and submits the rebalances they allow.
 
 Modules: ``config`` (flags / env / TOML), ``keys`` (keystore or local-chain env key, never logged),
-``rpc`` (JSON-RPC client with retries, backoff and batch requests), ``fees`` (EIP-1559 fees with a
+``fees`` (EIP-1559 fees with a
 cap and replacement bumps), ``journal`` (SQLite record of every submission, so a restarted keeper
 never double-submits), ``metrics`` (Prometheus text over ``http.server``), ``runner`` (the cycle),
 ``strategist`` (mean-variance targets from feed history or CSV, queued through the timelock).
+The JSON-RPC client is ``offchain.chain.rpc``; trades come from ``offchain.chain.vault.build_trades``.
 """

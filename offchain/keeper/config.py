@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from offchain.errors import ConfigError
+from offchain.core.errors import ConfigError
 
 ENV_PREFIX = "BALLAST_KEEPER_"
 

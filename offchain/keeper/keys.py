@@ -13,7 +13,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from offchain.errors import ConfigError
+from offchain.core.errors import ConfigError
 
 LOCAL_CHAIN_IDS = frozenset({31337, 1337})
 

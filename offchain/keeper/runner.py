@@ -26,18 +26,18 @@ from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from offchain import model
-from offchain.chain import load_artifact
-from offchain.errors import ChainError, ConfigError
+from offchain.chain.manifest import load_manifest
+from offchain.chain.node import load_artifact
+from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
+from offchain.chain.vault import LensCodec, OffPriceError, QuoteError, Quoter, VaultState, build_trades
+from offchain.core import model
+from offchain.core.errors import ChainError, ConfigError
 from offchain.keeper.config import KeeperConfig
 from offchain.keeper.fees import GWEI, FeePolicy
 from offchain.keeper.journal import Journal, Submission
 from offchain.keeper.keys import Signer
 from offchain.keeper.metrics import Metrics
-from offchain.manifest import load_manifest
-from offchain.policies import Hybrid, Policy, parse_policy
-from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
-from offchain.vault import LensCodec, OffPriceError, QuoteError, Quoter, VaultState, build_trades
+from offchain.quant.policies import Hybrid, Policy, parse_policy
 
 log = logging.getLogger(__name__)
 
@@ -439,7 +439,7 @@ class Keeper:
                 **data,
             )
         data["loss_room_usd"] = round(room / 1e18, 2)
-        try:  # the one trade builder (offchain.vault.build_trades), quotes batched over JSON-RPC
+        try:  # the one trade builder (offchain.chain.vault.build_trades), quotes batched over JSON-RPC
             proposed = build_trades(
                 st,
                 self._quoter(st.router),

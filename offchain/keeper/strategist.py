@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from eth_abi import decode as abi_decode
 
-from offchain.errors import ChainError, InputError, OptimisationError
-from offchain.rpc import RpcError
-from offchain.vault import VaultState
+from offchain.chain.rpc import RpcError
+from offchain.chain.vault import VaultState
+from offchain.core.errors import ChainError, InputError, OptimisationError
 
 if TYPE_CHECKING:
     from offchain.keeper.runner import Keeper
@@ -57,7 +57,7 @@ def feed_history(keeper: Keeper, feeds: list[str], lookback: int) -> np.ndarray:
 
 
 def csv_history(path: str, symbols: list[str], lookback: int) -> np.ndarray:
-    from offchain.data import load_prices  # noqa: PLC0415
+    from offchain.quant.data import load_prices  # noqa: PLC0415
 
     df = load_prices(path)
     missing = [s for s in symbols if s not in df.columns]
@@ -67,8 +67,8 @@ def csv_history(path: str, symbols: list[str], lookback: int) -> np.ndarray:
 
 
 def targets_from_prices(prices: np.ndarray, objective: str) -> list[int]:
-    from offchain.optimize import to_bps  # noqa: PLC0415
-    from offchain.policies import optimise_targets  # noqa: PLC0415
+    from offchain.quant.optimize import to_bps  # noqa: PLC0415
+    from offchain.quant.policies import optimise_targets  # noqa: PLC0415
 
     if np.any(~np.isfinite(prices)) or np.any(prices <= 0):
         raise InputError("price history holds non-positive or missing prices")

@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from offchain import model
-from offchain.audit.sandbox import Sandbox
 from offchain.audit.verify import RULES, audit
-from offchain.chain import Anvil, Sender, connect
-from offchain.localstack import DEFAULT_WEIGHTS
-from offchain.rpc import Rpc
+from offchain.chain.node import Anvil, Sender, connect
+from offchain.chain.rpc import Rpc
+from offchain.core import model
+from offchain.devnet.localstack import DEFAULT_WEIGHTS
+from offchain.devnet.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from offchain.audit.logs import LogStats, fetch_logs
-from offchain.errors import ChainError
-from offchain.rpc import RpcError
+from offchain.chain.rpc import RpcError
+from offchain.core.errors import ChainError
 
 
 class FakeNode:
@@ -70,7 +70,7 @@ def test_single_block_refused_is_an_error():
 
 
 def test_progress_ticker_runs_without_a_terminal():
-    from offchain.commands.audit import _Ticker
+    from offchain.cli.audit import _Ticker
 
     with _Ticker(True) as tick:
         for done in range(0, 101, 25):

@@ -3,7 +3,6 @@ event stream, the I9 loss-budget replay, I8 round trip, direction and caps."""
 
 from __future__ import annotations
 
-from offchain import model
 from offchain.audit.decode import Event
 from offchain.audit.verify import (
     RULES,
@@ -13,6 +12,7 @@ from offchain.audit.verify import (
     rule_direction,
     rule_roundtrip,
 )
+from offchain.core import model
 
 KEEPER = "0x" + "ab" * 20
 COOLDOWN = model.PARAM_KINDS.index("cooldown")

@@ -11,13 +11,13 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from offchain import model
-from offchain.chain import Anvil, Sender, connect, load_artifact, vault_initcode
-from offchain.deploy import deploy, load_config, preflight, require_ok
-from offchain.errors import ConfigError, InputError
+from offchain.chain.deploy import deploy, load_config, preflight, require_ok
+from offchain.chain.manifest import load_manifest
+from offchain.chain.node import Anvil, Sender, connect, load_artifact, vault_initcode
+from offchain.core import model
+from offchain.core.errors import ConfigError, InputError
+from offchain.devnet.localstack import deploy_local_stack
 from offchain.keeper.keys import load_signer
-from offchain.localstack import deploy_local_stack
-from offchain.manifest import load_manifest
 
 SEPOLIA = 11155111
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "sepolia.toml"

@@ -8,8 +8,7 @@ import pytest
 from web3 import Web3
 from web3.logs import DISCARD
 
-from offchain import model
-from offchain.chain import (
+from offchain.chain.node import (
     CHUNK_SIZE,
     EIP170_LIMIT,
     N_CHUNKS,
@@ -22,8 +21,9 @@ from offchain.chain import (
     split_initcode,
     vault_initcode,
 )
-from offchain.errors import ChainError, ConfigError
-from offchain.localstack import deploy_local_stack
+from offchain.core import model
+from offchain.core.errors import ChainError, ConfigError
+from offchain.devnet.localstack import deploy_local_stack
 
 ZERO = "0x" + "00" * 20
 

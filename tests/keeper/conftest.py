@@ -1,5 +1,5 @@
-"""Keeper tests: each starts its own Anvil (free port) through ``offchain.chain.Anvil`` and drives it
-with web3.py; brownie's chain isolation (tests/conftest.py) is switched off here."""
+"""Keeper tests: each starts its own Anvil (free port) through ``offchain.chain.node.Anvil`` and drives it
+with web3.py (no brownie chain, so they also run under plain pytest)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ from pathlib import Path
 
 import pytest
 from keeper_env import make_env
-
-
-@pytest.fixture(autouse=True)
-def isolation():
-    """Overrides tests/conftest.py's brownie snapshot fixture: these tests run their own Anvil."""
-    yield
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from offchain.chain import Anvil, Sender, connect
+from offchain.chain.node import Anvil, Sender, connect
+from offchain.devnet.localstack import LocalStack, deploy_local_stack
+from offchain.devnet.market import arbitrage_pair
 from offchain.keeper.config import KeeperConfig
 from offchain.keeper.keys import load_signer
 from offchain.keeper.runner import Keeper
-from offchain.localstack import LocalStack, deploy_local_stack
-from offchain.market import arbitrage_pair
 
 # Anvil's well-known development key #1 (public test mnemonic); set in env only inside tests.
 DEV_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -134,8 +134,8 @@ def base_state() -> Base:
 
 
 def stack_from_manifest(w3: Web3, deployer: Sender, m: dict[str, Any]) -> LocalStack:
-    from offchain.chain import load_artifact
-    from offchain.localstack import DEFAULT_TOKENS
+    from offchain.chain.node import load_artifact
+    from offchain.devnet.localstack import DEFAULT_TOKENS
 
     def c(name: str, addr: str) -> Any:
         return w3.eth.contract(address=addr, abi=load_artifact(name).abi)

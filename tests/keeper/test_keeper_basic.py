@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from keeper_env import Env
 
-from offchain import model
-from offchain.chain import Sender
+from offchain.chain.node import Sender
+from offchain.core import model
 
 ZERO = "0x" + "00" * 20
 

@@ -17,13 +17,13 @@ import pytest
 from eth_account import Account
 from keeper_env import DEV_KEY_1, KEY_ENV, Env
 
+from offchain.chain.vault import read_state
 from offchain.cli import main
-from offchain.errors import ConfigError
+from offchain.core.errors import ConfigError
 from offchain.keeper import strategist
 from offchain.keeper.config import load_config
 from offchain.keeper.keys import load_signer
 from offchain.keeper.metrics import MetricsServer
-from offchain.vault import read_state
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # Anvil dev key #0 (owner)
@@ -231,7 +231,7 @@ def test_strategist_queues_targets_through_the_timelock_and_applies_them(
     assert list(hist[-1]) == [f.functions.latestRoundData().call()[1] for f in env.stack.feeds]
     k0.close()
     # targets from a CSV (real data stand-ins), queued with the owner's key, applied when due
-    from offchain.data import sp500
+    from offchain.quant.data import sp500
 
     df = sp500()[["KO", "AMD", "RRC", "GE"]].iloc[-300:]
     df.columns = ["USDC", "WBTC", "WETH", "LINK"]
@@ -347,7 +347,7 @@ def test_cli_dry_run_once_without_a_key(env: Env, tmp_path: Path, capsys):
 
 
 def test_cli_targets_prints_proposed_weights(env: Env, tmp_path: Path, capsys):
-    from offchain.data import sp500
+    from offchain.quant.data import sp500
 
     df = sp500()[["KO", "AMD", "RRC", "GE"]].iloc[-200:]
     df.columns = ["USDC", "WBTC", "WETH", "LINK"]

@@ -8,7 +8,7 @@ import time
 import pytest
 from keeper_env import Env, load_base
 
-from offchain.chain import Anvil
+from offchain.chain.node import Anvil
 from offchain.keeper.runner import CircuitOpen
 
 GWEI = 10**9

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 from keeper_env import Env
 
-from offchain import model
-from offchain.model import PlannedTrade
-from offchain.policies import Policy
-from offchain.vault import VaultState
+from offchain.chain.vault import VaultState
+from offchain.core import model
+from offchain.core.model import PlannedTrade
+from offchain.quant.policies import Policy
 
 
 def _skips(env: Env) -> list[str]:

@@ -10,7 +10,7 @@ import threading
 import pytest
 from eth_abi import encode
 
-from offchain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
+from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
 
 
 class FakeNode:

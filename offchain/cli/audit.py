@@ -1,0 +1,226 @@
+"""``ballast audit``: verify a vault's whole rebalance history from the chain alone.
+
+Reads every event of the vault with paged ``eth_getLogs``, re-checks every rebalance against the
+vault's rules with historical state (``offchain.audit.verify``), rebuilds holdings from events and
+compares them with ``get_holdings()`` and ``balanceOf`` at sampled blocks, then writes CSV + Parquet
+tables, PNG plots and a self-contained HTML report into ``--out``.
+
+Exit codes: 0 no violation (findings such as donated surplus do not count), 1 at least one
+violation, 2 bad input or node failure (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from offchain.cli import COMMANDS
+from offchain.core.errors import InputError
+
+if TYPE_CHECKING:  # web3, rich and the RPC client load only when an audit runs (fast --help)
+    from rich.progress import Progress
+
+    from offchain.chain.rpc import Rpc
+
+__all__ = ["register", "run", "PROGRESS_MIN_BLOCKS"]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_MIN_BLOCKS = 20_000  # a progress bar for log scans at least this long (or many rebalances)
+EXIT_VIOLATIONS = 1
+
+
+def _block(value: str) -> int:
+    try:
+        n = int(value, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a block number: {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"block number must be >= 0: {value}")
+    return n
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {value}")
+    return n
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "audit",
+        help=COMMANDS["audit"],
+        description=(
+            "Read every event of a RebalancingVault (paged eth_getLogs), re-check each rebalance "
+            "against the vault's rules (trigger, prices, slippage vs oracle, size, no move away from "
+            "or past target, drift fell, value loss) with state at the block before it, rebuild "
+            "holdings from events and compare with get_holdings() and balanceOf at sampled blocks. "
+            "Writes CSV + Parquet tables, PNG plots and an HTML report. Only plain JSON-RPC methods "
+            "are used (an archive node is needed for old blocks). Exit 1 when any violation is found."
+        ),
+    )
+    p.add_argument("--vault", required=True, help="vault address")
+    p.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint (http/https)")
+    p.add_argument("--from-block", type=_block, default=None, help="first block (default: deployment)")
+    p.add_argument("--to-block", type=_block, default=None, help="last block (default: latest)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="output directory (default reports/audit-<UTC time>)"
+    )
+    p.add_argument(
+        "--samples", type=_positive, default=50, help="blocks at which holdings are checked (default 50)"
+    )
+    p.add_argument("--log-span", type=_positive, default=2_000, help="first eth_getLogs block span (adapts)")
+    p.add_argument(
+        "--max-logs", type=_positive, default=10_000, help="a page with this many logs is re-asked in halves"
+    )
+    p.add_argument("--batch-size", type=_positive, default=200, help="JSON-RPC batch size (1: no batching)")
+    p.add_argument(
+        "--workers", type=_positive, default=4, help="JSON-RPC batches in flight at once for state reads (4)"
+    )
+    p.add_argument("--swap-fee-bps", type=int, default=30, help="swap fee assumed for cost estimates (30)")
+    p.add_argument("--no-parquet", action="store_true", help="CSV only")
+    p.add_argument("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.add_argument("--json", action="store_true", help="also print a JSON summary on stdout")
+    p.set_defaults(func=run)
+    return p
+
+
+def _symbols(rpc: Rpc, assets: list[str], block: int) -> list[str]:
+    from offchain.chain.rpc import decode_result, encode_call
+
+    out = []
+    for i, a in enumerate(assets):
+        try:
+            (sym,) = decode_result(
+                ["string"], rpc.request("eth_call", [{"to": a, "data": encode_call("symbol()")}, hex(block)])
+            )
+            out.append(str(sym)[:12] or f"asset{i}")
+        except Exception:  # noqa: BLE001 - symbol() is optional in ERC-20
+            out.append(f"asset{i}")
+    return out
+
+
+class _Ticker:
+    """Progress on stderr, shown only for long log scans or many rebalances."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.prog: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Ticker:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if self.enabled:
+            self.prog = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.prog.start()
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.prog is None:
+            return
+        if stage not in self.tasks:
+            label = {"logs": "eth_getLogs (blocks)", "state": "historical state (rebalances)"}.get(
+                stage, stage
+            )
+            self.tasks[stage] = self.prog.add_task(label, total=total)
+        self.prog.update(self.tasks[stage], completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.prog is not None:
+            self.prog.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from web3 import Web3
+
+    from offchain.audit import report  # noqa: PLC0415 - matplotlib only when the command runs
+    from offchain.audit.decode import export  # noqa: PLC0415
+    from offchain.audit.verify import audit  # noqa: PLC0415
+    from offchain.chain.node import connect
+    from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
+
+    if not Web3.is_address(args.vault):
+        raise InputError(f"--vault {args.vault!r} is not an address (0x + 40 hex digits)")
+    if args.from_block is not None and args.to_block is not None and args.from_block > args.to_block:
+        raise InputError(f"--from-block {args.from_block} is after --to-block {args.to_block}")
+    w3 = connect(args.rpc_url, timeout=60)
+    rpc = Rpc(w3, batch_size=args.batch_size)
+    try:
+        latest = rpc.block_number()
+    except (RpcError, RpcUnavailable) as exc:
+        raise InputError(
+            f"the node at {args.rpc_url} does not answer eth_blockNumber: {exc.message}"
+        ) from exc
+    span = (args.to_block if args.to_block is not None else latest) - (args.from_block or 0)
+    show = not args.no_progress and sys.stderr.isatty() and span >= PROGRESS_MIN_BLOCKS
+    t0 = time.perf_counter()
+    with _Ticker(show) as tick:
+        res = audit(
+            rpc,
+            args.vault,
+            args.from_block,
+            args.to_block,
+            samples=args.samples,
+            log_span=args.log_span,
+            max_logs=args.max_logs,
+            workers=args.workers,
+            tick=tick,
+        )
+    symbols = _symbols(rpc, res.meta.assets, res.to_block)
+    out: Path = args.out or Path("reports") / f"audit-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    out.mkdir(parents=True, exist_ok=True)
+    t = report.tables(res, swap_fee_bps=args.swap_fee_bps)
+    export(t, out, parquet=not args.no_parquet)
+    images = {} if args.no_plots else report.write_plots(res, t, out, symbols)
+    html_path = report.write_html(res, t, images, out / "report.html", args.swap_fee_bps)
+    console = Console()
+    for tbl in report.summary_tables(res, t):
+        console.print(tbl)
+    console.print(f"Report: {html_path}  (tables in {out / 'data'}; {time.perf_counter() - t0:.2f} s)")
+    summary = _summary(res, html_path)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_VIOLATIONS if res.violations else 0
+
+
+def _summary(res: Any, html_path: Path) -> dict[str, Any]:
+    from collections import Counter  # noqa: PLC0415
+
+    from offchain.audit.verify import RULES  # noqa: PLC0415
+
+    return {
+        "vault": res.meta.address,
+        "from_block": res.from_block,
+        "to_block": res.to_block,
+        "events": len(res.events),
+        "rebalances": len(res.rebalances),
+        "violations": len(res.violations),
+        "violations_by_rule": dict(Counter(v.rule for v in res.violations)),
+        "rules": {r: Counter(v.rule for v in res.violations).get(r, 0) for r in RULES},
+        "findings": [{"kind": f.kind, "block": f.block, "detail": f.detail} for f in res.findings],
+        "rpc_requests": res.rpc_calls,
+        "timings_s": {k: round(v, 4) for k, v in res.timings.items()},
+        "report": str(html_path),
+    }
