@@ -29,8 +29,43 @@ COMMANDS = {
 }
 
 
+def _with_default(action: argparse.Action, text: str) -> str:
+    """``text`` plus ``(default: ...)`` unless it already names its default or has none to show."""
+    default = action.default
+    if (
+        not action.option_strings
+        or default in (None, False, argparse.SUPPRESS)
+        or "default" in text.lower()
+        or "%(default)" in text
+    ):
+        return text
+    shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else str(default)
+    note = f" (default: {shown.replace('%', '%%')})"
+    cut = min((i for i in (text.find(" [env:"), text.find(" (env ")) if i >= 0), default=len(text))
+    return text[:cut] + note + text[cut:]
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help shows its default (the value in force, after its env var)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return _with_default(action, action.help or "")
+
+
+class _RawHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``_HelpFormatter`` for sub-commands whose description is pre-formatted."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return _with_default(action, action.help or "")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line with exit code 2."""
+    """argparse that reports usage errors as one line with exit code 2 and shows every default."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raw = kwargs.get("formatter_class") is argparse.RawDescriptionHelpFormatter
+        kwargs["formatter_class"] = _RawHelpFormatter if raw else _HelpFormatter
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"ballast: error: {message} (see '{self.prog} --help')\n")
@@ -62,7 +97,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)  # env-var defaults are read here: a bad one is one line too
+    except BallastError as exc:
+        print(f"ballast: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -34,6 +35,17 @@ log = logging.getLogger(__name__)
 
 PROGRESS_MIN_BLOCKS = 20_000  # a progress bar for log scans at least this long (or many rebalances)
 EXIT_VIOLATIONS = 1
+ENV_PREFIX = "BALLAST_AUDIT_"
+_BOOLS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def _block(value: str) -> int:
@@ -69,29 +81,47 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "are used (an archive node is needed for old blocks). Exit 1 when any violation is found."
         ),
     )
-    p.add_argument("--vault", required=True, help="vault address")
-    p.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint (http/https)")
-    p.add_argument("--from-block", type=_block, default=None, help="first block (default: deployment)")
-    p.add_argument("--to-block", type=_block, default=None, help="last block (default: latest)")
-    p.add_argument(
-        "--out", type=Path, default=None, help="output directory (default reports/audit-<UTC time>)"
+    env_errors: list[str] = []
+
+    def option(flag: str, **kw: Any) -> None:
+        """``flag`` with its env var ``BALLAST_AUDIT_<NAME>`` as the default (a flag wins), in its help."""
+        name = ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+        value = os.environ.get(name)
+        if kw.get("action") == "store_true":
+            if value is not None and value.strip().lower() not in _BOOLS:
+                env_errors.append(f"environment variable {name}={value!r} is not a boolean; use 1 or 0")
+            elif value is not None:
+                kw["default"] = _BOOLS[value.strip().lower()]
+            kw["help"] += f" [env: {name}=1]"
+        else:
+            if value not in (None, ""):
+                kw["default"], kw["required"] = value, False  # argparse applies ``type`` to it
+            kw["help"] += f" [env: {name}]"
+        p.add_argument(flag, **kw)
+
+    option("--vault", required=True, help="vault address")
+    option("--rpc-url", required=True, help="JSON-RPC endpoint (http/https)")
+    option("--from-block", type=_block, default=None, help="first block (default: deployment)")
+    option("--to-block", type=_block, default=None, help="last block (default: latest)")
+    option("--out", type=Path, default=None, help="output directory (default reports/audit-<UTC time>)")
+    option("--samples", type=_positive, default=50, help="blocks at which holdings are checked (default 50)")
+    option(
+        "--log-span",
+        type=_positive,
+        default=2_000,
+        help="first eth_getLogs block span, adapts (default 2000)",
     )
-    p.add_argument(
-        "--samples", type=_positive, default=50, help="blocks at which holdings are checked (default 50)"
-    )
-    p.add_argument("--log-span", type=_positive, default=2_000, help="first eth_getLogs block span (adapts)")
-    p.add_argument(
+    option(
         "--max-logs", type=_positive, default=10_000, help="a page with this many logs is re-asked in halves"
     )
-    p.add_argument("--batch-size", type=_positive, default=200, help="JSON-RPC batch size (1: no batching)")
-    p.add_argument(
-        "--workers", type=_positive, default=4, help="JSON-RPC batches in flight at once for state reads (4)"
-    )
-    p.add_argument("--swap-fee-bps", type=int, default=30, help="swap fee assumed for cost estimates (30)")
-    p.add_argument("--no-parquet", action="store_true", help="CSV only")
-    p.add_argument("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
-    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    p.add_argument("--json", action="store_true", help="also print a JSON summary on stdout")
+    option("--batch-size", type=_positive, default=200, help="JSON-RPC batch size (1: no batching)")
+    option("--workers", type=_positive, default=4, help="JSON-RPC batches in flight at once for state reads")
+    option("--swap-fee-bps", type=int, default=30, help="swap fee assumed for cost estimates")
+    option("--no-parquet", action="store_true", help="CSV only")
+    option("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
+    option("--no-progress", action="store_true", help="never show a progress bar")
+    option("--json", action="store_true", help="also print a JSON summary on stdout")
+    p.set_defaults(env_errors=env_errors)
     p.set_defaults(func=run)
     return p
 
@@ -160,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     from offchain.chain.node import connect
     from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
 
+    if args.env_errors:
+        raise InputError(args.env_errors[0])
     if not Web3.is_address(args.vault):
         raise InputError(f"--vault {args.vault!r} is not an address (0x + 40 hex digits)")
     if args.from_block is not None and args.to_block is not None and args.from_block > args.to_block:

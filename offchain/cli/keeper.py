@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -39,10 +40,29 @@ def register(sub: Any) -> None:
     run.set_defaults(func=cmd_run)
     tg = ks.add_parser("targets", help="compute mean-variance targets; --queue them through the timelock")
     add_arguments(tg)
-    tg.add_argument("--queue", action="store_true", help="queue the targets (needs the vault owner's key)")
-    tg.add_argument("--apply", action="store_true", help="apply queued targets whose timelock has passed")
+    tg.add_argument(
+        "--queue",
+        action="store_const",
+        const=True,
+        default=_env_flag("QUEUE"),
+        help="queue the targets (needs the vault owner's key) (env BALLAST_KEEPER_QUEUE=1)",
+    )
+    tg.add_argument(
+        "--apply",
+        action="store_const",
+        const=True,
+        default=_env_flag("APPLY"),
+        help="apply queued targets whose timelock has passed (env BALLAST_KEEPER_APPLY=1)",
+    )
     tg.set_defaults(func=cmd_targets)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _env_flag(name: str) -> bool:
+    """``BALLAST_KEEPER_<name>`` as a boolean flag default (unset: False)."""
+    from offchain.keeper.config import ENV_PREFIX, parse_flag
+
+    return parse_flag(os.environ.get(ENV_PREFIX + name), f"environment variable {ENV_PREFIX + name}")
 
 
 def _signer(cfg: KeeperConfig, chain_id: int) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for f in fields(KeeperConfig):
         flag = "--" + ("vault" if f.name == "vaults" else f.name.replace("_", "-"))
         env = ENV_PREFIX + f.name.upper()
-        h = f"{_HELP.get(f.name, '')} (env {env})"
+        shown = "" if f.default in (None, False, MISSING) else f" (default {f.default})"
+        h = f"{_HELP.get(f.name, '')}{shown} (env {env})"
         if f.name in _BOOL:
             p.add_argument(flag, dest=f.name, action="store_const", const=True, default=None, help=h)
         elif f.name == "vaults":
@@ -133,6 +134,16 @@ def _type(f: Any) -> Any:
     if "int" in t:
         return int
     return str
+
+
+def parse_flag(value: str | None, where: str) -> bool:
+    """A boolean from an env/TOML string (1/0, true/false, yes/no, on/off; unset or empty: False)."""
+    s = "" if value is None else str(value).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{where}={value!r} is not a boolean; use 1 or 0")
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
