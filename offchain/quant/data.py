@@ -121,7 +121,20 @@ def load_prices(path: str | os.PathLike[str], *, assets: Sequence[str] | None = 
     header_raw, rows, line_no = _read_raw(p)
     header = [h.strip() for h in header_raw]
     where = f"price file {p}"
+    dcol, asset_cols, names = _header_columns(header, where)
+    if not rows:
+        raise InputError(f"{where} has a header but no rows of prices; {_FORMAT_HINT}")
+    table = np.array(rows, dtype=object)
+    index = _parse_dates(table[:, dcol], line_no, where)
+    frame = _parse_prices(table[:, asset_cols], names, index, line_no, where)
+    if assets is not None:
+        frame = _select_assets(frame, assets, names, where)
+    return validate_prices(frame, source=where)
 
+
+def _header_columns(header: list[str], where: str) -> tuple[int, list[int], list[str]]:
+    """``(date column, price columns, asset names)`` from a stripped header row; ``InputError`` for a
+    missing or repeated date column and for blank, duplicate or absent price columns."""
     date_cols = [i for i, h in enumerate(header) if h.lower() in DATE_COLUMNS]
     if not date_cols:
         raise InputError(f"{where} has no date column (header: {_show(header)}); name the date column 'date'")
@@ -143,12 +156,12 @@ def load_prices(path: str | os.PathLike[str], *, assets: Sequence[str] | None = 
         raise InputError(f"{where} has duplicate column names {_show(dupes)}; each asset needs one column")
     if not names:
         raise InputError(f"{where} has a date column but no price columns; {_FORMAT_HINT}")
-    if not rows:
-        raise InputError(f"{where} has a header but no rows of prices; {_FORMAT_HINT}")
+    return dcol, asset_cols, names
 
-    # Dates: parse strictly; report the first offending lines.
-    table = np.array(rows, dtype=object)
-    date_text = pd.Series(table[:, dcol], dtype=object).str.strip()
+
+def _parse_dates(cells: np.ndarray, line_no: Sequence[int], where: str) -> pd.DatetimeIndex:
+    """The date column parsed strictly (ISO 8601, time zones dropped); reports the first bad lines."""
+    date_text = pd.Series(cells, dtype=object).str.strip()
     dates = pd.to_datetime(date_text, errors="coerce", format="ISO8601")
     bad = np.flatnonzero(dates.isna().to_numpy())
     if bad.size:
@@ -159,11 +172,17 @@ def load_prices(path: str | os.PathLike[str], *, assets: Sequence[str] | None = 
     index = pd.DatetimeIndex(dates.to_numpy(), name="date")
     if getattr(index, "tz", None) is not None:
         index = index.tz_convert(None)
+    return index
 
-    values = pd.DataFrame(table[:, asset_cols], columns=names)
+
+def _parse_prices(
+    cells: np.ndarray, names: list[str], index: pd.DatetimeIndex, line_no: Sequence[int], where: str
+) -> pd.DataFrame:
+    """The price cells as a ``float64`` frame (empty/NaN cells become NaN, for ``validate_prices`` to
+    report); a non-numeric cell gets its own message."""
+    values = pd.DataFrame(cells, columns=names)
     numeric = values.apply(pd.to_numeric, errors="coerce")
     frame = pd.DataFrame(numeric.to_numpy(dtype="float64"), index=index, columns=names)
-    # Non-numeric (as opposed to empty/NaN) cells get their own message.
     for r, c in np.argwhere(np.isnan(frame.to_numpy())):
         cell = str(values.iat[r, c]).strip()
         if cell.lower() not in _MISSING:
@@ -171,18 +190,21 @@ def load_prices(path: str | os.PathLike[str], *, assets: Sequence[str] | None = 
                 f"{where} line {line_no[r]}, column {names[c]!r}: {cell!r} is not a number; "
                 f"prices must be plain decimal numbers"
             )
-    if assets is not None:
-        wanted = [str(a) for a in assets]
-        missing = [a for a in wanted if a not in frame.columns]
-        if missing:
-            raise InputError(
-                f"{where} has no column(s) {_show(missing)} (it has {_show(names, 8)}); "
-                f"check the tickers or the file"
-            )
-        if len(set(wanted)) != len(wanted):
-            raise InputError(f"asset list {_show(wanted)} names an asset twice; list each once")
-        frame = frame[wanted]
-    return validate_prices(frame, source=where)
+    return frame
+
+
+def _select_assets(frame: pd.DataFrame, assets: Sequence[str], names: list[str], where: str) -> pd.DataFrame:
+    """The columns ``assets``, in that order; ``InputError`` for a missing or repeated name."""
+    wanted = [str(a) for a in assets]
+    missing = [a for a in wanted if a not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{where} has no column(s) {_show(missing)} (it has {_show(names, 8)}); "
+            f"check the tickers or the file"
+        )
+    if len(set(wanted)) != len(wanted):
+        raise InputError(f"asset list {_show(wanted)} names an asset twice; list each once")
+    return frame[wanted]
 
 
 def validate_prices(prices: pd.DataFrame, *, source: str = "price table") -> pd.DataFrame:
