@@ -175,19 +175,10 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def write_plots(
-    res: AuditResult, t: dict[str, pd.DataFrame], out: Path, symbols: list[str] | None = None
-) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    rc = t["rebalance_checks"]
-    imgs: dict[str, Path] = {}
-    if not len(rc):
-        return imgs
-    syms = _symbols(res, symbols)
+def _plot_weights(rc: pd.DataFrame, syms: list[str], path: Path) -> Path:
+    """Weights vs targets: before -> after at each rebalance (a step path through time)."""
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     times = list(rc["time"])
-
-    # weights vs targets: before -> after at each rebalance (a step path through time)
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for i, sym in enumerate(syms):
         xs, ys, ts = [], [], []
@@ -203,9 +194,12 @@ def write_plots(
     ax.set_ylabel("weight (%)")
     ax.set_title("Weights before and after each rebalance vs targets")
     ax.legend(fontsize=7, ncol=2)
-    imgs["Weights vs targets"] = _save(fig, out / "weights.png")
+    return _save(fig, path)
 
-    # drift with the threshold band
+
+def _plot_drift(rc: pd.DataFrame, path: Path) -> Path:
+    """Drift before/after each rebalance with the threshold band; violations circled."""
+    times = list(rc["time"])
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.scatter(times, rc["drift_before_bps"], s=10, label="drift before", color="tab:red")
     ax.scatter(times, rc["drift_after_bps"], s=10, label="drift after", color="tab:green")
@@ -224,9 +218,11 @@ def write_plots(
     ax.set_ylabel("drift (bps)")
     ax.set_title("Drift before/after each rebalance and the threshold")
     ax.legend(fontsize=7)
-    imgs["Drift and threshold"] = _save(fig, out / "drift.png")
+    return _save(fig, path)
 
-    # per-rebalance costs
+
+def _plot_costs(rc: pd.DataFrame, path: Path) -> Path:
+    """Per-rebalance costs: estimated fee, price impact and value lost; gas below."""
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     x = range(len(rc))
     ax1.bar(x, rc["est_swap_fee"], label="est. swap fee", color="tab:blue")
@@ -244,9 +240,12 @@ def write_plots(
     ax2.bar(x, rc["gas_paid_eth"], color="tab:grey")
     ax2.set_ylabel("gas paid (ETH)")
     ax2.set_xlabel("rebalance #")
-    imgs["Costs per rebalance"] = _save(fig, out / "costs.png")
+    return _save(fig, path)
 
-    # cumulative costs
+
+def _plot_cumulative_costs(rc: pd.DataFrame, path: Path) -> Path:
+    """Cumulative slippage, fees and value lost (left axis) and gas paid (right axis)."""
+    times = list(rc["time"])
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(times, rc["slippage_vs_oracle"].cumsum(), label="slippage vs oracle")
     ax.plot(times, rc["est_swap_fee"].cumsum(), label="est. swap fees")
@@ -259,15 +258,32 @@ def write_plots(
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax3.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, fontsize=7)
-    imgs["Cumulative costs"] = _save(fig, out / "cumulative_costs.png")
+    return _save(fig, path)
 
-    # keepers
-    k = t["keepers"]
+
+def _plot_keepers(k: pd.DataFrame, path: Path) -> Path:
+    """Rebalances per keeper."""
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.5 * len(k)))
     ax.barh([a[:10] + ".." for a in k["keeper"]], k["rebalances"])
     ax.set_xlabel("rebalances")
     ax.set_title("Keepers involved")
-    imgs["Keepers"] = _save(fig, out / "keepers.png")
+    return _save(fig, path)
+
+
+def write_plots(
+    res: AuditResult, t: dict[str, pd.DataFrame], out: Path, symbols: list[str] | None = None
+) -> dict[str, Path]:
+    """One PNG per plot in ``out`` (none without a rebalance); title -> path, in page order."""
+    out.mkdir(parents=True, exist_ok=True)
+    rc = t["rebalance_checks"]
+    imgs: dict[str, Path] = {}
+    if not len(rc):
+        return imgs
+    imgs["Weights vs targets"] = _plot_weights(rc, _symbols(res, symbols), out / "weights.png")
+    imgs["Drift and threshold"] = _plot_drift(rc, out / "drift.png")
+    imgs["Costs per rebalance"] = _plot_costs(rc, out / "costs.png")
+    imgs["Cumulative costs"] = _plot_cumulative_costs(rc, out / "cumulative_costs.png")
+    imgs["Keepers"] = _plot_keepers(t["keepers"], out / "keepers.png")
     return imgs
 
 
