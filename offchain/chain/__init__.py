@@ -3,5 +3,6 @@
 * ``node``: Anvil processes, artifacts, the brownie-free ``Sender``;
 * ``rpc``: the one JSON-RPC client (retries, batches, revert decoding);
 * ``vault``: the lens decoder (``LensCodec``) and the one trade builder (``build_trades``);
-* ``manifest``: deployment records; ``deploy``: vault deployment from a config.
+* ``manifest``: deployment records; ``deploy``: vault deployment from a config (``deploy_config``:
+  the config file, ``preflight``: the read-only checks before anything is sent).
 """

@@ -77,6 +77,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "be set by the environment variable shown in its help; a flag on the command line wins."
         ),
     )
+    _add_data_arguments(p)
+    _add_portfolio_arguments(p)
+    _add_window_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """PRICES and the estimators: ``--objective``, ``--returns``, ``--cov``."""
     p.add_argument(
         "prices",
         metavar="PRICES",
@@ -104,6 +113,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
         default=_env("COV", "sample"),
         help="covariance estimator: sample, ewma or ledoit-wolf (default sample) [env: BALLAST_COV]",
     )
+
+
+def _add_portfolio_arguments(p: argparse.ArgumentParser) -> None:
+    """The portfolio problem: bounds, exclusions, risk-free rate, targets, current weights."""
     p.add_argument(
         "--bounds",
         default=_env("BOUNDS"),
@@ -156,6 +169,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
         help="cost per unit of turnover |w - current| added to the objective (needs --current; e.g. 0.001 = "
         "10 bps) [env: BALLAST_TURNOVER_PENALTY]",
     )
+
+
+def _add_window_arguments(p: argparse.ArgumentParser) -> None:
+    """Annualisation, EWMA spans, the estimation window and the output format."""
     p.add_argument(
         "--trading-days",
         type=_number("trading days per year", positive=True),
@@ -190,8 +207,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
         default=None,
         help="print machine-readable JSON instead of a table [env: BALLAST_JSON=1]",
     )
-    p.set_defaults(func=run)
-    return p
 
 
 def parse_current(text: str, assets: list[str]) -> np.ndarray:

@@ -132,6 +132,41 @@ def _prices(spec: Any, base: Path, where: str) -> Any:
 def load_config(path: str | Path) -> SimulationConfig:
     """Parse and validate a scenario TOML file; ``ConfigError`` (one line) on any problem."""
     p = Path(path)
+    doc = _read(p)
+    sim, assets, scen, costs_t = (_table(doc, k, p) for k in ("simulation", "assets", "scenario", "costs"))
+    policies = _policies(doc, p)
+    kind = scen.get("kind", "gbm")
+    w_sim = f"{p} [simulation]"
+    scenario = _scenario(kind, sim, assets, scen, p)
+
+    raw_w = assets.get("weights", "equal")
+    try:
+        weights = parse_weights(raw_w if isinstance(raw_w, str) else list(raw_w), scenario.assets)
+    except (InputError, TypeError) as exc:
+        raise ConfigError(f"{p} [assets]: {exc}") from exc
+    try:
+        costs = CostModel(**costs_t)
+    except InputError as exc:
+        raise ConfigError(f"{p} [costs]: {exc}") from exc
+    paths = _num(sim, "paths", 1000, w_sim, integer=True, lo=1)
+    if kind == "historical":
+        paths = 1
+    return SimulationConfig(
+        scenario=scenario,
+        weights=weights,
+        policies=policies,
+        costs=costs,
+        paths=paths,
+        seed=_num(sim, "seed", 0, w_sim, integer=True, lo=0),
+        initial_value=float(_num(sim, "initial_value", 1_000_000, w_sim, lo=1e-9)),
+        risk_free=float(_num(sim, "risk_free", 0.0, w_sim)),
+        chunk=_num(sim, "chunk", 126, w_sim, integer=True, lo=1),
+        source=p,
+    )
+
+
+def _read(p: Path) -> dict[str, Any]:
+    """The scenario file's TOML document, with no unknown top-level key."""
     if not p.is_file():
         raise ConfigError(f"config file {p} not found")
     try:
@@ -145,17 +180,24 @@ def load_config(path: str | Path) -> SimulationConfig:
         raise ConfigError(
             f"{p}: unknown top-level key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS['']))}"
         )
-    sim, assets, scen, costs_t = (_table(doc, k, p) for k in ("simulation", "assets", "scenario", "costs"))
+    return doc
 
+
+def _policies(doc: dict[str, Any], p: Path) -> list[Policy]:
+    """The file's ``policies`` (default: buy-and-hold, monthly calendar, 500 bps threshold)."""
     specs = doc.get("policies", ["buy-and-hold", "calendar:monthly", "threshold:500bps"])
     if not isinstance(specs, list) or not specs or not all(isinstance(s, str) for s in specs):
         raise ConfigError(f"{p}: policies must be a non-empty list of policy specs ({POLICY_HELP})")
     try:
-        policies = [parse_policy(s) for s in specs]
+        return [parse_policy(s) for s in specs]
     except InputError as exc:
         raise ConfigError(f"{p}: {exc}") from exc
 
-    kind = scen.get("kind", "gbm")
+
+def _scenario(
+    kind: Any, sim: dict[str, Any], assets: dict[str, Any], scen: dict[str, Any], p: Path
+) -> Scenario:
+    """The ``[scenario]`` of ``kind`` (gbm, bootstrap or historical) over the ``[assets]`` names."""
     w_sim = f"{p} [simulation]"
     steps = _num(sim, "steps", 2520, w_sim, integer=True, lo=1)
     start = sim.get("start", "2025-01-01")
@@ -211,31 +253,7 @@ def load_config(path: str | Path) -> SimulationConfig:
         raise
     except InputError as exc:
         raise ConfigError(f"{w_sc}: {exc}") from exc
-
-    raw_w = assets.get("weights", "equal")
-    try:
-        weights = parse_weights(raw_w if isinstance(raw_w, str) else list(raw_w), scenario.assets)
-    except (InputError, TypeError) as exc:
-        raise ConfigError(f"{p} [assets]: {exc}") from exc
-    try:
-        costs = CostModel(**costs_t)
-    except InputError as exc:
-        raise ConfigError(f"{p} [costs]: {exc}") from exc
-    paths = _num(sim, "paths", 1000, w_sim, integer=True, lo=1)
-    if kind == "historical":
-        paths = 1
-    return SimulationConfig(
-        scenario=scenario,
-        weights=weights,
-        policies=policies,
-        costs=costs,
-        paths=paths,
-        seed=_num(sim, "seed", 0, w_sim, integer=True, lo=0),
-        initial_value=float(_num(sim, "initial_value", 1_000_000, w_sim, lo=1e-9)),
-        risk_free=float(_num(sim, "risk_free", 0.0, w_sim)),
-        chunk=_num(sim, "chunk", 126, w_sim, integer=True, lo=1),
-        source=p,
-    )
+    return scenario
 
 
 def _int(kind: str) -> Any:
