@@ -317,7 +317,7 @@ Generated {generated}.</p>
 <h2>Rules checked</h2>
 {rules}
 <p><small>Each rebalance is checked against state at block - 1 (parameters, targets, feeds, roles),
-holdings rebuilt from events, and block time of its own block; see <code>offchain/audit/verify.py</code>.
+holdings rebuilt from events, and block time of its own block; see <code>offchain/audit/rules.py</code>.
 Swap fees are estimated at {swap_fee_bps} bps of value sold.</small></p>
 <h2>Violations</h2>{_df_html(t["violations"])}
 <h2>Findings</h2>{_df_html(t["findings"])}
