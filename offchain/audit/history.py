@@ -54,15 +54,7 @@ CONFIG_EVENTS = {
 SCALARS = ("last_rebalance",)  # besides get_params(), which returns the ten parameters
 # A vault without get_params() (a pre-issue-9 build or a permissive double): the parameters it has,
 # read one by name; the others keep model.Params' defaults and I9 (no budget to check) is skipped.
-LEGACY_PARAMS = (
-    "drift_threshold_bps",
-    "min_drift_bps",
-    "max_slippage_bps",
-    "max_trade_bps",
-    "tolerance_bps",
-    "cooldown",
-    "rebalance_period",
-)
+LEGACY_PARAMS = model.PARAM_KINDS[:7]  # drift_threshold_bps .. rebalance_period
 
 REBALANCE_SIG = "rebalance((address,address,uint256,uint256)[],uint256)"
 REBALANCE_SELECTOR = "0x" + selector(REBALANCE_SIG).hex()

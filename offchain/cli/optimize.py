@@ -1,6 +1,7 @@
 """``ballast optimize``: estimate annualised returns/covariance from daily prices and print target weights.
 
-Every option has an environment-variable equivalent (``BALLAST_<NAME>``) used when the flag is absent;
+Every option has an environment-variable equivalent (``BALLAST_OPTIMIZE_<NAME>``; the first release's
+``BALLAST_<NAME>`` is still read when the new one is unset) used when the flag is absent;
 the flag wins. Bad input (missing file, bad columns, NaN prices, unknown objective, infeasible bounds)
 raises a ``BallastError`` that ``offchain.cli`` turns into one line on stderr and exit code 2.
 """
@@ -35,8 +36,19 @@ _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"", "0", "false", "no", "off", "n"}
 
 
+PREFIX = "BALLAST_OPTIMIZE_"  # like every sub-command: BALLAST_<COMMAND>_<NAME>
+LEGACY_PREFIX = "BALLAST_"  # the first release's names, still read when the new one is unset
+
+
+def _env_name(name: str) -> str:
+    """The variable that sets ``name``: ``BALLAST_OPTIMIZE_<NAME>``, or the legacy ``BALLAST_<NAME>``
+    when only that one is set."""
+    new, old = PREFIX + name, LEGACY_PREFIX + name
+    return old if (os.environ.get(new) or "").strip() == "" and (os.environ.get(old) or "").strip() else new
+
+
 def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(f"BALLAST_{name}")
+    value = os.environ.get(_env_name(name))
     return value if value is not None and value.strip() != "" else default
 
 
@@ -46,7 +58,9 @@ def _env_flag(name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise InputError(f"environment variable BALLAST_{name}={value!r} is not a boolean; use 1/0 or true/false")
+    raise InputError(
+        f"environment variable {_env_name(name)}={value!r} is not a boolean; use 1/0 or true/false"
+    )
 
 
 def _choice(options: tuple[str, ...], what: str) -> Any:
@@ -92,26 +106,26 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         nargs="?",
         default=_env("PRICES"),
         help="CSV of daily prices (a 'date' column + one column per asset; .gz ok), or the word 'sp500' "
-        "for the bundled S&P 500 sample [env: BALLAST_PRICES]",
+        "for the bundled S&P 500 sample [env: BALLAST_OPTIMIZE_PRICES]",
     )
     p.add_argument(
         "--objective",
         type=_objective,
         default=_env("OBJECTIVE", "max-sharpe"),
-        help=f"one of {', '.join(OBJECTIVES)} (default max-sharpe) [env: BALLAST_OBJECTIVE]",
+        help=f"one of {', '.join(OBJECTIVES)} (default max-sharpe) [env: BALLAST_OPTIMIZE_OBJECTIVE]",
     )
     p.add_argument(
         "--returns",
         type=_choice(RETURN_METHODS, "return estimator"),
         default=_env("RETURNS", "mean"),
         help="expected-return estimator: mean (arithmetic), geometric (CAGR) or ewma (default mean) "
-        "[env: BALLAST_RETURNS]",
+        "[env: BALLAST_OPTIMIZE_RETURNS]",
     )
     p.add_argument(
         "--cov",
         type=_choice(COV_METHODS, "covariance estimator"),
         default=_env("COV", "sample"),
-        help="covariance estimator: sample, ewma or ledoit-wolf (default sample) [env: BALLAST_COV]",
+        help="covariance estimator: sample, ewma or ledoit-wolf (default sample) [env: BALLAST_OPTIMIZE_COV]",
     )
 
 
@@ -121,53 +135,54 @@ def _add_portfolio_arguments(p: argparse.ArgumentParser) -> None:
         "--bounds",
         default=_env("BOUNDS"),
         help="weight bounds as fractions: 'lo:hi' for all assets and/or 'NAME=lo:hi,...' per asset, "
-        "e.g. '0:0.4' or '0:0.25,AAPL=0.05:0.4' (default 0:1) [env: BALLAST_BOUNDS]",
+        "e.g. '0:0.4' or '0:0.25,AAPL=0.05:0.4' (default 0:1) [env: BALLAST_OPTIMIZE_BOUNDS]",
     )
     p.add_argument(
         "--exclude",
         default=_env("EXCLUDE"),
         help="tickers to hold at 0, e.g. an ESG exclusion list: 'XOM,CVX', or '@FILE' with one ticker per "
-        "line [env: BALLAST_EXCLUDE]",
+        "line [env: BALLAST_OPTIMIZE_EXCLUDE]",
     )
     p.add_argument(
         "--risk-free",
         type=_number("risk-free rate"),
         default=_env("RISK_FREE", "0"),
         help="annual risk-free rate as a fraction, for max-sharpe and the reported Sharpe (default 0) "
-        "[env: BALLAST_RISK_FREE]",
+        "[env: BALLAST_OPTIMIZE_RISK_FREE]",
     )
     p.add_argument(
         "--target-vol",
         type=_number("target volatility", positive=True),
         default=_env("TARGET_VOL"),
         help="annual volatility target for --objective target-volatility, e.g. 0.15 "
-        "[env: BALLAST_TARGET_VOL]",
+        "[env: BALLAST_OPTIMIZE_TARGET_VOL]",
     )
     p.add_argument(
         "--target-return",
         type=_number("target return"),
         default=_env("TARGET_RETURN"),
-        help="annual return target for --objective target-return, e.g. 0.10 [env: BALLAST_TARGET_RETURN]",
+        help="annual return target for --objective target-return, e.g. 0.10 "
+        "[env: BALLAST_OPTIMIZE_TARGET_RETURN]",
     )
     p.add_argument(
         "--risk-aversion",
         type=_number("risk aversion", positive=True),
         default=_env("RISK_AVERSION", "1"),
         help="δ for quadratic-utility: maximise mu'w - δ/2 w'Σw (λ = 1/δ in min ½w'Σw - λ mu'w; default 1) "
-        "[env: BALLAST_RISK_AVERSION]",
+        "[env: BALLAST_OPTIMIZE_RISK_AVERSION]",
     )
     p.add_argument(
         "--current",
         default=_env("CURRENT"),
         help="current weights, fractions or bps: 'AAPL=0.5,MSFT=0.5' or '5000,5000' in column order "
-        "[env: BALLAST_CURRENT]",
+        "[env: BALLAST_OPTIMIZE_CURRENT]",
     )
     p.add_argument(
         "--turnover-penalty",
         type=_number("turnover penalty", nonneg=True),
         default=_env("TURNOVER_PENALTY", "0"),
         help="cost per unit of turnover |w - current| added to the objective (needs --current; e.g. 0.001 = "
-        "10 bps) [env: BALLAST_TURNOVER_PENALTY]",
+        "10 bps) [env: BALLAST_OPTIMIZE_TURNOVER_PENALTY]",
     )
 
 
@@ -177,35 +192,37 @@ def _add_window_arguments(p: argparse.ArgumentParser) -> None:
         "--trading-days",
         type=_number("trading days per year", positive=True),
         default=_env("TRADING_DAYS", str(TRADING_DAYS)),
-        help=f"trading days per year used to annualise (default {TRADING_DAYS}) [env: BALLAST_TRADING_DAYS]",
+        help=f"trading days per year used to annualise (default {TRADING_DAYS}) "
+        "[env: BALLAST_OPTIMIZE_TRADING_DAYS]",
     )
     p.add_argument(
         "--returns-span",
         type=_number("EWMA span", positive=True),
         default=_env("RETURNS_SPAN", "500"),
-        help="EWMA span in days for --returns ewma (default 500) [env: BALLAST_RETURNS_SPAN]",
+        help="EWMA span in days for --returns ewma (default 500) [env: BALLAST_OPTIMIZE_RETURNS_SPAN]",
     )
     p.add_argument(
         "--cov-span",
         type=_number("EWMA span", positive=True),
         default=_env("COV_SPAN", "180"),
-        help="EWMA span in days for --cov ewma (default 180) [env: BALLAST_COV_SPAN]",
+        help="EWMA span in days for --cov ewma (default 180) [env: BALLAST_OPTIMIZE_COV_SPAN]",
     )
     p.add_argument(
         "--start",
         default=_env("START"),
-        help="first date of the estimation window, YYYY-MM-DD (default: first row) [env: BALLAST_START]",
+        help="first date of the estimation window, YYYY-MM-DD (default: first row) "
+        "[env: BALLAST_OPTIMIZE_START]",
     )
     p.add_argument(
         "--end",
         default=_env("END"),
-        help="last date of the estimation window, YYYY-MM-DD (default: last row) [env: BALLAST_END]",
+        help="last date of the estimation window, YYYY-MM-DD (default: last row) [env: BALLAST_OPTIMIZE_END]",
     )
     p.add_argument(
         "--json",
         action="store_true",
         default=None,
-        help="print machine-readable JSON instead of a table [env: BALLAST_JSON=1]",
+        help="print machine-readable JSON instead of a table [env: BALLAST_OPTIMIZE_JSON=1]",
     )
 
 
@@ -256,7 +273,7 @@ def parse_exclude(text: str | None) -> list[str]:
 
 def _load(source: str | None) -> tuple[pd.DataFrame, str]:
     if source is None or not str(source).strip():
-        raise InputError("no price data given; pass PRICES.csv (or 'sp500'), or set BALLAST_PRICES")
+        raise InputError("no price data given; pass PRICES.csv (or 'sp500'), or set BALLAST_OPTIMIZE_PRICES")
     src = str(source).strip()
     if src.lower() == "sp500" and not Path(src).exists():
         return sp500(), "sp500 (bundled skfolio sample)"

@@ -294,3 +294,20 @@ def test_exclusion_list_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert all(data["bps"][t] == 0 for t in ["XOM", "CVX", "RRC"])
     line = _fail(capsys, ["optimize", "sp500", "--exclude", f"@{tmp_path}/missing.txt"])
     assert "cannot read exclusion list" in line
+
+
+def test_command_prefixed_env_vars_win_over_the_legacy_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BALLAST_OPTIMIZE_<NAME>`` (the scheme every sub-command uses) sets an option; the first
+    release's ``BALLAST_<NAME>`` still works alone, and loses when both are set."""
+    base = ["optimize", "sp500", *WINDOW, "--json"]
+    monkeypatch.setenv("BALLAST_OPTIMIZE_OBJECTIVE", "min-variance")
+    assert _json(capsys, base)["objective"] == "min-variance"
+    monkeypatch.setenv("BALLAST_OBJECTIVE", "max-sharpe")
+    assert _json(capsys, base)["objective"] == "min-variance"
+    monkeypatch.delenv("BALLAST_OPTIMIZE_OBJECTIVE")
+    assert _json(capsys, base)["objective"] == "max-sharpe"
+    monkeypatch.setenv("BALLAST_OPTIMIZE_JSON", "maybe")
+    assert main(["optimize", "sp500", *WINDOW]) == 2
+    assert "BALLAST_OPTIMIZE_JSON='maybe' is not a boolean" in capsys.readouterr().err
