@@ -32,8 +32,18 @@ from offchain.chain.vault import LensCodec, Quoter, VaultState
 from offchain.core import model
 from offchain.core.errors import ChainError, ConfigError
 from offchain.keeper import targets
-from offchain.keeper.config import KeeperConfig
-from offchain.keeper.decide import Decision, Fail, Skip, _hex, _int, decide, fingerprint, next_base_fee
+from offchain.keeper.config import KeeperConfig, parse_shard
+from offchain.keeper.decide import (
+    Decision,
+    Fail,
+    Rebalance,
+    Skip,
+    _hex,
+    _int,
+    decide,
+    fingerprint,
+    next_base_fee,
+)
 from offchain.keeper.fees import FeePolicy
 from offchain.keeper.journal import Journal
 from offchain.keeper.keys import Signer
@@ -61,6 +71,14 @@ def _to_outbox(name: str) -> property:
         setattr(self.outbox, name, value)
 
     return property(get, set_)
+
+
+def in_shard(vault: str, shard: tuple[int, int] | None) -> bool:
+    """Whether ``vault`` is in shard ``(i, n)``: keccak of its address, modulo ``n``, is ``i``."""
+    if shard is None:
+        return True
+    i, n = shard
+    return int.from_bytes(Web3.keccak(hexstr=vault.lower()), "big") % n == i
 
 
 def _vault_list(cfg: KeeperConfig, manifest: dict[str, Any]) -> list[str]:
@@ -123,13 +141,25 @@ class Keeper:
             self.lens = Web3.to_checksum_address(self.manifest["lens"])
         except (KeyError, ValueError):
             raise ConfigError(f"manifest {cfg.manifest} has no valid 'lens' address") from None
-        self.vaults: list[str] = _vault_list(cfg, self.manifest)
+        self.shard = parse_shard(cfg.shard)
+        self.vaults: list[str] = [v for v in _vault_list(cfg, self.manifest) if in_shard(v, self.shard)]
         self.symbols = {t["address"].lower(): t.get("symbol", "?") for t in self.manifest.get("tokens", [])}
         native = [
             t for t in self.manifest.get("tokens", []) if t.get("symbol", "").upper() in ("WETH", "ETH")
         ]
         self.native_token = native[0]["address"].lower() if native else None
-        self.journal = Journal(cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite")
+        self.genesis = self._probe_genesis()
+        self.journal = Journal(cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite", genesis=self.genesis)
+        self.journal.adopt(self.chain_id)
+        if signer is not None:
+            try:  # one process per key: a second keeper on this key refuses to start
+                self.journal.lock(self.chain_id, signer.address)
+            except ConfigError:
+                self.journal.close()
+                raise
+        # backup keepers: per vault, (its last_rebalance, the block time it was first seen due since)
+        self._due_since: dict[str, tuple[int, int]] = {}
+        self._last_prune = 0.0
         w3 = Web3()
         self.lens_c = w3.eth.contract(abi=load_artifact("VaultLens").abi)
         self.vault_c = w3.eth.contract(abi=load_artifact("RebalancingVault").abi)
@@ -161,7 +191,7 @@ class Keeper:
 
     def _probe_chain_id(self) -> int:
         cfg = self.cfg
-        probe = Rpc(cfg.rpc_url, timeout=min(cfg.rpc_timeout, 5.0), retries=1, backoff=0.2)
+        probe = Rpc(cfg.rpc_url, timeout=min(cfg.rpc_timeout, 5.0), retries=2, backoff=0.2)
         try:
             chain_id = _int(probe.call("eth_chainId"))
         except RpcUnavailable:
@@ -174,6 +204,39 @@ class Keeper:
                 f"chain {chain_id}"
             )
         return chain_id
+
+    def _probe_genesis(self) -> str:
+        """Block 0's hash: with the chain id, what identifies this chain in the journal."""
+        err: Exception | None = None
+        for _ in range(5):
+            try:
+                block = self.rpc.call("eth_getBlockByNumber", ["0x0", False])
+                if isinstance(block, dict) and block.get("hash"):
+                    return str(block["hash"])
+            except RpcError as exc:
+                err = exc
+        raise ChainError(f"{self.cfg.rpc_url} does not serve block 0 ({err or 'no block'})")
+
+    def check_vaults(self) -> None:
+        """At start: every vault watched must be a vault (code, and a ``lens.state`` that decodes);
+        an address that is not is a configuration error (``ConfigError``, exit 2)."""
+        calls = [self.state_call(v) for v in self.vaults]
+        calls += [("eth_getCode", [v, "latest"]) for v in self.vaults]
+        res = self.rpc.batch(calls)
+        n = len(self.vaults)
+        for vault, st, code in zip(self.vaults, res[:n], res[n:], strict=True):
+            if isinstance(code, str) and code in ("0x", "0x0", ""):
+                raise ConfigError(f"{vault} is not a vault: no contract code there on chain {self.chain_id}")
+            state = self.decode_state(st)
+            msg = state.message.lower() if isinstance(state, RpcError) else ""
+            if "revert" in msg or "no decodable state" in msg:  # an answer, not a flaky transport
+                raise ConfigError(f"{vault} is not a vault: lens.state reverted ({state.reason})")
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop settled journal rows older than ``--journal-retention`` (at start, then hourly)."""
+        now = time.time() if now is None else now
+        self._last_prune = now
+        return self.journal.prune(self.cfg.journal_retention, now)
 
     # ------------------------------------------------------------------ logging
     def emit(self, d: Decision) -> None:
@@ -261,6 +324,8 @@ class Keeper:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 installed.append((sig, signal.signal(sig, self.stop)))
         try:
+            self.check_vaults()
+            self.prune()
             self.emit(
                 Decision(
                     "-",
@@ -271,6 +336,8 @@ class Keeper:
                         "dry_run": self.cfg.dry_run,
                         "policy": self.policy.spec() if self.policy else "vault trigger",
                         "submit": "separate RPC" if self.submit_rpc is not self.rpc else "same RPC",
+                        "shard": self.cfg.shard or "all",
+                        "backup_after": self.cfg.backup_after,
                     },
                 )
             )
@@ -316,6 +383,9 @@ class Keeper:
     def cycle(self) -> list[Decision]:
         t0 = time.monotonic()
         decisions: list[Decision] = []
+        self.outbox._awaiting = []  # a cycle cut short leaves its sends to reconcile, never twice
+        if time.time() - self._last_prune >= 3600:
+            self.prune()
         if self.signer:
             decisions += self.reconcile()
         calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
@@ -422,12 +492,25 @@ class Keeper:
             revert_guard=self.revert_guard,
             symbols=self.symbols,
         )
+        if not isinstance(verdict, Rebalance):
+            self._due_since.pop(vault, None)
         if isinstance(verdict, Skip):
             if verdict.remember is not None:
                 self.revert_guard[vault] = verdict.remember
             return self._skip(vault, verdict.why, verdict.detail, **verdict.data)
         if isinstance(verdict, Fail):
             return self._fail(vault, verdict.kind, verdict.detail, **verdict.data)
+        if self.cfg.backup_after is not None:
+            # a backup acts only on a vault due and unserved for backup_after s of chain time: due
+            # since it was first seen due here, and never before its cooldown ended
+            # (reset whenever the vault's last_rebalance moves: someone served it)
+            seen = self._due_since.get(vault)
+            if seen is None or seen[0] != st.last_rebalance:
+                seen = self._due_since[vault] = (st.last_rebalance, now)
+            since = max(seen[1], st.last_rebalance + st.params.cooldown)
+            if now - since < self.cfg.backup_after:
+                until = since + int(self.cfg.backup_after)
+                return self._skip(vault, "backup-wait", f"due since {since}; the primary has until {until}")
         return self.outbox.rebalance(vault, st, verdict)
 
     # ------------------------------------------------------------------ the outbox's, by name
