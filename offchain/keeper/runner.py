@@ -31,7 +31,7 @@ from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
 from offchain.chain.vault import LensCodec, Quoter, VaultState
 from offchain.core import model
 from offchain.core.errors import ChainError, ConfigError
-from offchain.keeper import targets
+from offchain.keeper import fleet, targets
 from offchain.keeper.config import KeeperConfig, parse_shard
 from offchain.keeper.decide import (
     Decision,
@@ -51,7 +51,9 @@ from offchain.keeper.metrics import Metrics
 from offchain.keeper.outbox import NonceConflict, Outbox
 from offchain.quant.policies import Policy, parse_policy
 
-__all__ = ["CircuitOpen", "Decision", "Keeper", "NonceConflict", "_hex", "_int", "next_base_fee"]
+in_shard = fleet.in_shard
+
+__all__ = ["CircuitOpen", "in_shard", "Decision", "Keeper", "NonceConflict", "_hex", "_int", "next_base_fee"]
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +73,6 @@ def _to_outbox(name: str) -> property:
         setattr(self.outbox, name, value)
 
     return property(get, set_)
-
-
-def in_shard(vault: str, shard: tuple[int, int] | None) -> bool:
-    """Whether ``vault`` is in shard ``(i, n)``: keccak of its address, modulo ``n``, is ``i``."""
-    if shard is None:
-        return True
-    i, n = shard
-    return int.from_bytes(Web3.keccak(hexstr=vault.lower()), "big") % n == i
 
 
 def _vault_list(cfg: KeeperConfig, manifest: dict[str, Any]) -> list[str]:
@@ -142,13 +136,13 @@ class Keeper:
         except (KeyError, ValueError):
             raise ConfigError(f"manifest {cfg.manifest} has no valid 'lens' address") from None
         self.shard = parse_shard(cfg.shard)
-        self.vaults: list[str] = [v for v in _vault_list(cfg, self.manifest) if in_shard(v, self.shard)]
+        self.vaults: list[str] = [v for v in _vault_list(cfg, self.manifest) if fleet.in_shard(v, self.shard)]
         self.symbols = {t["address"].lower(): t.get("symbol", "?") for t in self.manifest.get("tokens", [])}
         native = [
             t for t in self.manifest.get("tokens", []) if t.get("symbol", "").upper() in ("WETH", "ETH")
         ]
         self.native_token = native[0]["address"].lower() if native else None
-        self.genesis = self._probe_genesis()
+        self.genesis = fleet.genesis(self.rpc, cfg.rpc_url)
         self.journal = Journal(cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite", genesis=self.genesis)
         self.journal.adopt(self.chain_id)
         if signer is not None:
@@ -157,8 +151,7 @@ class Keeper:
             except ConfigError:
                 self.journal.close()
                 raise
-        # backup keepers: per vault, (its last_rebalance, the block time it was first seen due since)
-        self._due_since: dict[str, tuple[int, int]] = {}
+        self.backup = fleet.BackupClock(cfg.backup_after)
         self._last_prune = 0.0
         w3 = Web3()
         self.lens_c = w3.eth.contract(abi=load_artifact("VaultLens").abi)
@@ -205,32 +198,9 @@ class Keeper:
             )
         return chain_id
 
-    def _probe_genesis(self) -> str:
-        """Block 0's hash: with the chain id, what identifies this chain in the journal."""
-        err: Exception | None = None
-        for _ in range(5):
-            try:
-                block = self.rpc.call("eth_getBlockByNumber", ["0x0", False])
-                if isinstance(block, dict) and block.get("hash"):
-                    return str(block["hash"])
-            except RpcError as exc:
-                err = exc
-        raise ChainError(f"{self.cfg.rpc_url} does not serve block 0 ({err or 'no block'})")
-
     def check_vaults(self) -> None:
-        """At start: every vault watched must be a vault (code, and a ``lens.state`` that decodes);
-        an address that is not is a configuration error (``ConfigError``, exit 2)."""
-        calls = [self.state_call(v) for v in self.vaults]
-        calls += [("eth_getCode", [v, "latest"]) for v in self.vaults]
-        res = self.rpc.batch(calls)
-        n = len(self.vaults)
-        for vault, st, code in zip(self.vaults, res[:n], res[n:], strict=True):
-            if isinstance(code, str) and code in ("0x", "0x0", ""):
-                raise ConfigError(f"{vault} is not a vault: no contract code there on chain {self.chain_id}")
-            state = self.decode_state(st)
-            msg = state.message.lower() if isinstance(state, RpcError) else ""
-            if "revert" in msg or "no decodable state" in msg:  # an answer, not a flaky transport
-                raise ConfigError(f"{vault} is not a vault: lens.state reverted ({state.reason})")
+        """At start: a watched address that is not a vault is a ``ConfigError`` (exit 2)."""
+        fleet.check_vaults(self)
 
     def prune(self, now: float | None = None) -> int:
         """Drop settled journal rows older than ``--journal-retention`` (at start, then hourly)."""
@@ -493,24 +463,16 @@ class Keeper:
             symbols=self.symbols,
         )
         if not isinstance(verdict, Rebalance):
-            self._due_since.pop(vault, None)
+            self.backup.served(vault)
         if isinstance(verdict, Skip):
             if verdict.remember is not None:
                 self.revert_guard[vault] = verdict.remember
             return self._skip(vault, verdict.why, verdict.detail, **verdict.data)
         if isinstance(verdict, Fail):
             return self._fail(vault, verdict.kind, verdict.detail, **verdict.data)
-        if self.cfg.backup_after is not None:
-            # a backup acts only on a vault due and unserved for backup_after s of chain time: due
-            # since it was first seen due here, and never before its cooldown ended
-            # (reset whenever the vault's last_rebalance moves: someone served it)
-            seen = self._due_since.get(vault)
-            if seen is None or seen[0] != st.last_rebalance:
-                seen = self._due_since[vault] = (st.last_rebalance, now)
-            since = max(seen[1], st.last_rebalance + st.params.cooldown)
-            if now - since < self.cfg.backup_after:
-                until = since + int(self.cfg.backup_after)
-                return self._skip(vault, "backup-wait", f"due since {since}; the primary has until {until}")
+        wait = self.backup.wait(vault, st, now)  # a backup leaves a due vault to the primary first
+        if wait is not None:
+            return self._skip(vault, "backup-wait", wait)
         return self.outbox.rebalance(vault, st, verdict)
 
     # ------------------------------------------------------------------ the outbox's, by name

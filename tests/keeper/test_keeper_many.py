@@ -139,3 +139,18 @@ def test_backup_acts_only_when_the_primary_leaves_a_vault_unserved(
         assert keeper_nonce(env, addr4) - n0 == 1
         assert waited >= 600, "the backup acted before --backup-after"
     assert any('"backup-wait' in x or "backup-wait" in x for x in blines)
+
+
+def test_shard_and_backup_options_from_env_and_file(tmp_path: Path):
+    from offchain.core.errors import ConfigError
+    from offchain.keeper.config import load_config, parse_shard
+
+    cfg = load_config(None, {"BALLAST_KEEPER_SHARD": "1/3", "BALLAST_KEEPER_BACKUP_AFTER": "600"})
+    assert (parse_shard(cfg.shard), cfg.backup_after) == ((1, 3), 600.0)
+    toml = tmp_path / "k.toml"
+    toml.write_text('[keeper]\nshard = "0/2"\nbackup-after = 30\njournal-retention = 86400\n')
+    cfg = load_config(None, {"BALLAST_KEEPER_CONFIG": str(toml)})
+    assert (cfg.shard, cfg.backup_after, cfg.journal_retention) == ("0/2", 30.0, 86_400.0)
+    for bad in ("2/2", "x", "1/0"):
+        with pytest.raises(ConfigError, match="bad shard"):
+            load_config(None, {"BALLAST_KEEPER_SHARD": bad})
