@@ -143,14 +143,7 @@ class Keeper:
         ]
         self.native_token = native[0]["address"].lower() if native else None
         self.genesis = fleet.genesis(self.rpc, cfg.rpc_url)
-        self.journal = Journal(cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite", genesis=self.genesis)
-        self.journal.adopt(self.chain_id)
-        if signer is not None:
-            try:  # one process per key: a second keeper on this key refuses to start
-                self.journal.lock(self.chain_id, signer.address)
-            except ConfigError:
-                self.journal.close()
-                raise
+        self.journal = self._open_journal(signer)
         self.backup = fleet.BackupClock(cfg.backup_after)
         self._last_prune = 0.0
         w3 = Web3()
@@ -197,6 +190,18 @@ class Keeper:
                 f"chain {chain_id}"
             )
         return chain_id
+
+    def _open_journal(self, signer: Signer | None) -> Journal:
+        """The journal of this chain (chain id + genesis), locked for this key: one process per key."""
+        journal = Journal(self.cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite", genesis=self.genesis)
+        journal.adopt(self.chain_id)
+        if signer is not None:
+            try:  # a second keeper on this key refuses to start
+                journal.lock(self.chain_id, signer.address)
+            except ConfigError:
+                journal.close()
+                raise
+        return journal
 
     def check_vaults(self) -> None:
         """At start: a watched address that is not a vault is a ``ConfigError`` (exit 2)."""
