@@ -184,8 +184,14 @@ SEQUENCER_FAULTS = {
 }
 
 
+def _chain_now(b) -> int:
+    """The latest block's time: what the vault's views compare with. brownie's ``chain.time()`` is
+    wall time plus brownie's own offset, which can drift from Anvil's clock after snapshot reverts."""
+    return int(b.web3.eth.get_block("latest")["timestamp"])
+
+
 def _apply_sequencer(b, sequencer, fault):
-    SEQUENCER_FAULTS[fault](sequencer, b.chain.time(), {"from": b.owner})
+    SEQUENCER_FAULTS[fault](sequencer, _chain_now(b), {"from": b.owner})
 
 
 @pytest.mark.parametrize("fault", list(SEQUENCER_FAULTS))
@@ -208,7 +214,7 @@ def test_sequencer_fault_refuses_rebalance_and_first_deposit(rig, alice, fault):
 
 def test_sequencer_back_after_grace_restores_rebalance(rig, alice):
     b, _, sequencer, _, _ = rig
-    now = b.chain.time()
+    now = _chain_now(b)
     sequencer.update_status(True, now - 2 * GRACE, {"from": b.owner})
     sequencer.update_status(False, now - GRACE + 30, {"from": b.owner})
     assert tuple(b.vault.needs_rebalance()) == (False, 0)
