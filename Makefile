@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget bench-cli clean
+.PHONY: networks help install demo test test-contracts test-offchain lint bench bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget bench-cli bench-soak clean
 
 help:
 	@echo "make demo   - a year on Anvil: daily prices + arbitrage, the keeper rebalancing, table + HTML report"
@@ -50,7 +50,7 @@ lint: install
 	$(VENV)/bin/ruff format --check offchain scripts tests bench
 	$(VENV)/bin/lint-imports
 
-bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget bench-cli
+bench: bench-gas bench-optimize bench-backtest bench-keeper bench-audit bench-loss-budget bench-cli bench-soak
 
 bench-gas: install
 	$(BROWNIE) compile
@@ -68,6 +68,10 @@ bench-keeper: install
 
 bench-loss-budget: install
 	$(PY) bench/bench_loss_budget.py
+
+bench-soak: install
+	$(BROWNIE) compile
+	$(PY) bench/bench_soak.py
 
 bench-cli: install
 	$(PY) bench/bench_cli.py

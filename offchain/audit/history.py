@@ -36,7 +36,15 @@ from web3 import Web3
 
 from offchain.audit.decode import Event, EventDecoder
 from offchain.audit.logs import LogStats, fetch_logs
-from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable, decode_result, encode_call, selector
+from offchain.chain.rpc import (
+    Rpc,
+    RpcError,
+    RpcUnavailable,
+    decode_result,
+    encode_call,
+    is_transient,
+    selector,
+)
 from offchain.core import model
 from offchain.core.errors import ChainError, InputError
 
@@ -95,6 +103,12 @@ def _noop(_stage: str, _done: int, _total: int) -> None:
 # ---- reading state ----
 
 
+def node_failed(exc: BaseException) -> bool:
+    """A failure of the node or the transport (after every retry), not an answer about the vault:
+    it must stop the audit, never be read as "this view does not exist"."""
+    return isinstance(exc, RpcUnavailable) or (isinstance(exc, RpcError) and is_transient(exc))
+
+
 def _call(rpc: Rpc, to: str, sig: str, out: list[str], block: int, arg_types=(), args=()) -> tuple[Any, ...]:
     res = rpc.request("eth_call", [{"to": to, "data": encode_call(sig, arg_types, args)}, hex(block)])
     return decode_result(out, res)
@@ -108,7 +122,7 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
         (assets,) = _call(rpc, address, "get_assets()", ["address[]"], block)
         (feeds,) = _call(rpc, address, "get_feeds()", ["address[]"], block)
     except Exception as exc:  # noqa: BLE001 - a revert or undecodable answer: not a vault
-        if isinstance(exc, RpcUnavailable):
+        if node_failed(exc):
             raise  # transport failure, not a revert
         raise InputError(
             f"{address} does not look like a RebalancingVault (get_assets/get_feeds failed)"
@@ -119,18 +133,22 @@ def read_meta(rpc: Rpc, address: str, block: int) -> VaultMeta:
         (config,) = _call(rpc, address, "get_asset_config()", ["uint256[]"], block)
         dec = [(c >> 160) & 255 for c in config]
         fdec = [(c >> 168) & 255 for c in config]
-    except Exception:  # noqa: BLE001 - a vault without get_asset_config(): ask the tokens and feeds
+    except Exception as exc:  # noqa: BLE001 - a vault without get_asset_config(): ask the tokens and feeds
+        if node_failed(exc):
+            raise
         dec = [_call(rpc, a, "decimals()", ["uint8"], block)[0] for a in assets]
         fdec = [_call(rpc, f, "decimals()", ["uint8"], block)[0] for f in feeds]
     try:
         seq, grace = _call(rpc, address, "sequencer()", ["address", "uint256"], block)
-    except Exception:  # noqa: BLE001 - a vault without a sequencer view
+    except Exception as exc:  # noqa: BLE001 - a vault without a sequencer view
+        if node_failed(exc):
+            raise
         seq, grace = None, 0
     try:
         _call(rpc, address, "get_params()", ["uint256[10]"], block)
         has_params = True
     except Exception as exc:  # noqa: BLE001 - a legacy vault: parameters by name
-        if isinstance(exc, RpcUnavailable):
+        if node_failed(exc):
             raise
         has_params = False
     zero = "0x" + "00" * 20
@@ -159,6 +177,8 @@ def find_deploy_block(rpc: Rpc, address: str, latest: int) -> int:
             else:
                 hi = mid
     except RpcError as exc:
+        if is_transient(exc):
+            raise
         log.warning("cannot read historical code (%s): scanning from block 0", exc.message)
         return 0
     return lo
@@ -226,19 +246,28 @@ def fetch_events(
     span: int,
     max_logs: int,
     tick: Tick = _noop,
+    raws: list[dict[str, Any]] | None = None,
+    start: int | None = None,
+    on_logs: Callable[[int, list[dict[str, Any]]], None] | None = None,
 ) -> tuple[list[Event], LogStats]:
-    """Every vault event in ``from_block .. to_block``, decoded, in log order."""
+    """Every vault event in ``from_block .. to_block``, decoded, in log order. ``raws``: the raw logs
+    of ``from_block .. start - 1``, already read (a checkpoint); ``on_logs(end, page)`` per page."""
     stats = LogStats()
-    raws = fetch_logs(
-        rpc,
-        address,
-        from_block,
-        to_block,
-        span=span,
-        max_logs=max_logs,
-        stats=stats,
-        on_page=lambda end, _n: tick("logs", end - from_block + 1, to_block - from_block + 1),
-    )
+    raws = list(raws or [])
+    start = from_block if start is None else start
+    if start <= to_block:
+        raws += fetch_logs(
+            rpc,
+            address,
+            start,
+            to_block,
+            span=span,
+            max_logs=max_logs,
+            stats=stats,
+            on_page=lambda end, _n: tick("logs", end - from_block + 1, to_block - from_block + 1),
+            on_logs=on_logs,
+        )
+    raws.sort(key=lambda lg: (int(lg["blockNumber"], 16), int(lg["logIndex"], 16)))
     return EventDecoder().decode_all(raws), stats
 
 
@@ -250,7 +279,8 @@ def fetch_blocks(
     reqs: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", [hex(b), False]) for b in blocks]
     reqs += [("eth_getTransactionReceipt", [e.tx_hash]) for e in rebal_events]
     reqs += [("eth_getTransactionByHash", [e.tx_hash]) for e in rebal_events]
-    res = rpc.batch(reqs, strict=True)
+    # all of them exist (the logs name them): a null answer is a lagging node, asked again
+    res = rpc.batch(reqs, strict=True, non_null=True)
     nb, nr = len(blocks), len(rebal_events)
     timestamps = {b: int(r["timestamp"], 16) for b, r in zip(blocks, res[:nb], strict=True)}
     receipts = dict(zip([e.tx_hash for e in rebal_events], res[nb : nb + nr], strict=True))
@@ -259,33 +289,47 @@ def fetch_blocks(
 
 
 def fetch_states(
-    rpc: Rpc, meta: VaultMeta, rebal_events: list[Event], *, workers: int = 4, tick: Tick = _noop
+    rpc: Rpc,
+    meta: VaultMeta,
+    rebal_events: list[Event],
+    *,
+    workers: int = 4,
+    tick: Tick = _noop,
+    raw: dict[str, list[Any]] | None = None,
+    on_part: Callable[[], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """tx_hash -> the state each rebalance read (``eth_call`` at block - 1), batched."""
-    hist: dict[str, dict[str, Any]] = {}
+    """tx_hash -> the state each rebalance read (``eth_call`` at block - 1), batched. ``raw``: the
+    answers already read (tx_hash -> raw results), filled in as parts arrive (``on_part()`` after
+    each): a checkpoint."""
+    raw = {} if raw is None else raw
     per = _hist_size(meta)
     chunk = max(1, rpc.batch_size // per)
-    parts = [rebal_events[i : i + chunk] for i in range(0, len(rebal_events), chunk)]
+    todo = [e for e in rebal_events if e.tx_hash not in raw]
+    parts = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
 
     def fetch(part: list[Event]) -> list[Any]:
         reqs = [r for e in part for r in _hist_requests(meta, e.block - 1, e.args["keeper"])]
         try:
             return rpc.batch(reqs, strict=True)
         except RpcError as exc:
+            if is_transient(exc):
+                raise ChainError(f"the node kept failing on historical state: {exc.message}") from exc
             raise ChainError(
                 f"the node cannot answer eth_call at historical blocks ({exc.message}): "
                 "an archive node is needed"
             ) from exc
 
-    done = 0
+    done = len(rebal_events) - len(todo)
     # a few batches in flight at once: nodes answer concurrent requests in parallel
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for part, res in zip(parts, pool.map(fetch, parts), strict=True):
             for i, e in enumerate(part):
-                hist[e.tx_hash] = _parse_hist(meta, res[i * per : (i + 1) * per])
+                raw[e.tx_hash] = res[i * per : (i + 1) * per]
             done += len(part)
+            if on_part:
+                on_part()
             tick("state", done, len(rebal_events))
-    return hist
+    return {e.tx_hash: _parse_hist(meta, raw[e.tx_hash]) for e in rebal_events}
 
 
 def _watched(meta: VaultMeta, blks: list[int], aggs: list[Any]) -> dict[int, dict[str, str]]:
@@ -295,6 +339,8 @@ def _watched(meta: VaultMeta, blks: list[int], aggs: list[Any]) -> dict[int, dic
         watched = {f.lower(): f"feed {f}" for f in meta.feeds}
         for fi, f in enumerate(meta.feeds):
             r = aggs[bi * meta.n + fi]
+            if isinstance(r, RpcError) and node_failed(r):
+                raise r  # not "no aggregator": the feed's aggregator would go unwatched
             if isinstance(r, str) and len(r) == 66:
                 agg = "0x" + r[-40:]
                 if int(agg, 16):
@@ -316,7 +362,7 @@ def _midblock(
     if not todo:
         return out
     blks = sorted({e.block for e in todo})
-    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in blks], strict=True)
+    blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in blks], strict=True, non_null=True)
     txs_by_block = {int(b["number"], 16): b["transactions"] for b in blocks}
     agg_reqs = [Rpc.call_req(f, encode_call("aggregator()"), b - 1) for b in blks for f in meta.feeds]
     watched_by_block = _watched(meta, blks, rpc.batch(agg_reqs, strict=False))
@@ -337,7 +383,9 @@ def _midblock(
             to = (t.get("to") or "").lower()
             if to in watched:
                 reasons.append(f"earlier tx {t['hash']} was sent to {watched[to]}")
-        recs = rpc.batch([("eth_getTransactionReceipt", [t["hash"]]) for t in earlier], strict=True)
+        recs = rpc.batch(
+            [("eth_getTransactionReceipt", [t["hash"]]) for t in earlier], strict=True, non_null=True
+        )
         for t, r in zip(earlier, recs, strict=True):
             to = (t.get("to") or "").lower()
             for lg in r.get("logs") or []:
@@ -365,52 +413,6 @@ def _min_outs(meta: VaultMeta, txn: dict[str, Any] | None) -> list[int] | None:
     except Exception:  # noqa: BLE001 - malformed input: the vault would have reverted
         return None
     return [int(t[3]) for t in trades]
-
-
-# ---- the state before the audited window ----
-
-
-def _no_state_before(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> bool:
-    """The window starts at the vault's deployment (or block 0): nothing to read at ``from_block - 1``."""
-    return (
-        from_block == 0 or meta.deploy_block == from_block or rpc.code(address, from_block - 1) in ("0x", "")
-    )
-
-
-def _initial_holdings(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> list[int]:
-    """Zero from the deployment, else the vault's own view (``get_holdings()``) at ``from_block - 1``."""
-    if from_block > 0 and not _no_state_before(rpc, address, from_block, meta):
-        # the window starts after deployment: start from the vault's own view at from_block - 1
-        (h0,) = _call(rpc, address, "get_holdings()", ["uint256[]"], from_block - 1)
-        return list(h0)
-    return [0] * meta.n
-
-
-def _initial_loss_used(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> int:
-    """The loss-budget use the vault stored at its last rebalance before ``from_block`` (0 from the
-    deployment): rebuilt from ``loss_budget_used()`` at ``from_block - 1`` plus the drain since."""
-    if not meta.has_params or _no_state_before(rpc, address, from_block, meta):
-        return 0
-    blk = from_block - 1
-    (used,) = _call(rpc, address, "loss_budget_used()", ["uint256"], blk)
-    (last,) = _call(rpc, address, "last_rebalance()", ["uint256"], blk)
-    (raw,) = _call(rpc, address, "get_params()", ["uint256[10]"], blk)
-    p = model.Params.from_list(raw)
-    ts = int(rpc.request("eth_getBlockByNumber", [hex(blk), False])["timestamp"], 16)
-    return used + (ts - last) * p.loss_budget_bps * model.BPS_TO_LOSS // p.loss_window
-
-
-def _initial_pending(rpc: Rpc, address: str, from_block: int, meta: VaultMeta) -> dict[int, tuple[int, int]]:
-    """Changes queued before the audited window (``pending_changes()`` at ``from_block - 1``)."""
-    if not meta.has_params or _no_state_before(rpc, address, from_block, meta):
-        return {}
-    try:
-        (rows,) = _call(rpc, address, "pending_changes()", ["(uint256,uint256,uint256)[]"], from_block - 1)
-    except Exception as exc:  # noqa: BLE001 - no such view: nothing known to be queued
-        if isinstance(exc, RpcUnavailable):
-            raise
-        return {}
-    return {int(k): (int(v), int(eta)) for k, v, eta in rows}
 
 
 # ---- holdings replayed from events, and read back at sampled blocks ----

@@ -44,10 +44,12 @@ def fetch_logs(
     topics: list[Any] | None = None,
     stats: LogStats | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    on_logs: Callable[[int, list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every log of ``address`` in ``[from_block, to_block]``, in chain order.
 
-    ``on_page(last_block_done, n_logs)`` is called after each accepted page (progress bars).
+    ``on_page(last_block_done, n_logs)`` is called after each accepted page (progress bars),
+    ``on_logs(last_block_done, page)`` with the page's logs (checkpoints).
     """
     stats = stats if stats is not None else LogStats()
     out: list[dict[str, Any]] = []
@@ -78,6 +80,8 @@ def fetch_logs(
         stats.spans.append(end - cur + 1)
         if on_page:
             on_page(end, len(page))
+        if on_logs:
+            on_logs(end, page)
         cur = end + 1
         if len(page) < max_logs // 4 and span < max_span:
             span = min(max_span, span * 2)

@@ -10,6 +10,7 @@ the oracle beyond that estimate.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -120,7 +121,8 @@ def summary_tables(res: AuditResult, t: dict[str, pd.DataFrame], max_rows: int =
     s = Table(title=f"ballast audit: vault {res.meta.address}", show_header=False)
     s.add_column("", style="bold")
     s.add_column("")
-    s.add_row("blocks", f"{res.from_block:,} .. {res.to_block:,}")
+    note = getattr(res, "range_note", "")
+    s.add_row("blocks", f"{res.from_block:,} .. {res.to_block:,}" + (f" (to {note})" if note else ""))
     s.add_row(
         "events", f"{len(res.events):,} (" + ", ".join(f"{k} {v}" for k, v in counts.most_common()) + ")"
     )
@@ -309,7 +311,9 @@ def write_html(
         columns=["time", "weights_before", "weights_after", "targets"], errors="ignore"
     )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    body = f"""<p>Blocks {res.from_block:,} .. {res.to_block:,}; {len(res.events):,} events;
+    note = html.escape(getattr(res, "range_note", ""))
+    body = f"""<p>Blocks {res.from_block:,} .. {res.to_block:,}{f" (to {note})" if note else ""};
+{len(res.events):,} events;
 {len(res.rebalances):,} rebalances verified; holdings checked at {len(res.holdings_checks)} blocks;
 {res.rpc_calls:,} JSON-RPC requests in {res.timings.get("total", 0):.2f} s.
 Generated {generated}.</p>

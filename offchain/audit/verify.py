@@ -19,11 +19,13 @@ of both that this module used to define is still importable from here.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
 
+from offchain.audit.checkpoint import Checkpoint, blocks_stage, events_stage, midblock_stage, states_stage
 from offchain.audit.decode import Event
 from offchain.audit.history import (  # noqa: F401 - re-exported: the names this module always had
     CONFIG_EVENTS,
@@ -36,9 +38,6 @@ from offchain.audit.history import (  # noqa: F401 - re-exported: the names this
     VaultMeta,
     _call,
     _hist_requests,
-    _initial_holdings,
-    _initial_loss_used,
-    _initial_pending,
     _midblock,
     _min_outs,
     _noop,
@@ -52,6 +51,7 @@ from offchain.audit.history import (  # noqa: F401 - re-exported: the names this
     find_deploy_block,
     read_meta,
 )
+from offchain.audit.initial import _initial_holdings, _initial_loss_used, _initial_pending  # noqa: F401
 from offchain.audit.logs import LogStats
 from offchain.audit.rules import (  # noqa: F401 - re-exported, as above
     RULES,
@@ -83,9 +83,9 @@ from offchain.audit.rules import (  # noqa: F401 - re-exported, as above
     rule_trigger,
     rule_value,
 )
+from offchain.audit.window import Window, _window
 from offchain.chain.rpc import Rpc
 from offchain.core import model
-from offchain.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -144,62 +144,78 @@ class AuditResult:
     log_stats: LogStats
     rpc_calls: int
     timings: dict[str, float] = field(default_factory=dict)
+    window: Window | None = None  # how to_block was chosen (``offchain.audit.window``)
+
+    @property
+    def range_note(self) -> str:
+        return self.window.how if self.window is not None else ""
 
 
 # ---- the audit ----
-
-
-def _window(rpc: Rpc, vault: str, from_block: int | None, to_block: int | None) -> tuple[VaultMeta, int, int]:
-    """The vault's immutables and the audited block range (from its deployment by default)."""
-    latest = rpc.block_number()
-    to_block = latest if to_block is None else to_block
-    if to_block > latest:
-        raise InputError(f"--to-block {to_block} is past the node's latest block {latest}")
-    address = Web3.to_checksum_address(vault)
-    meta = read_meta(rpc, address, to_block)
-    if from_block is None:
-        from_block = find_deploy_block(rpc, address, to_block)
-        meta.deploy_block = from_block
-    if from_block > to_block:
-        raise InputError(f"--from-block {from_block} is after --to-block {to_block}")
-    return meta, from_block, to_block
 
 
 def audit(
     rpc: Rpc,
     vault: str,
     from_block: int | None = None,
-    to_block: int | None = None,
+    to_block: int | str | None = None,
     *,
     samples: int = 50,
     log_span: int = 2_000,
     max_logs: int = 10_000,
     workers: int = 4,
     tick: Tick = _noop,
+    confirmations: int | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> AuditResult:
-    import time  # noqa: PLC0415
-
-    timings: dict[str, float] = {}
+    """Audit ``vault`` over ``from_block .. to_block`` (``offchain.audit.window``: ``to_block`` None
+    with ``confirmations`` None is the head; with ``confirmations``, the finalized block or head -
+    confirmations). With ``checkpoint``, progress is stored as it goes (and on any failure) and a
+    resumed checkpoint's stages are not read again."""
     t0 = time.perf_counter()
-    meta, from_block, to_block = _window(rpc, vault, from_block, to_block)
-    address = meta.address
+    meta, from_block, win = _window(rpc, vault, from_block, to_block, confirmations, checkpoint)
+    try:
+        res = _stages(rpc, meta, from_block, win, samples, log_span, max_logs, workers, tick, checkpoint)
+    except BaseException:
+        if checkpoint is not None:
+            checkpoint.save()
+        raise
+    res.timings["total"] = time.perf_counter() - t0
+    return res
+
+
+def _stages(
+    rpc: Rpc,
+    meta: VaultMeta,
+    from_block: int,
+    win: Window,
+    samples: int,
+    log_span: int,
+    max_logs: int,
+    workers: int,
+    tick: Tick,
+    ckpt: Checkpoint | None,
+) -> AuditResult:
+    timings: dict[str, float] = {}
+    address, to_block = meta.address, win.to_block
+    t0 = time.perf_counter()
     # 1. logs
-    events, stats = fetch_events(
-        rpc, address, from_block, to_block, span=log_span, max_logs=max_logs, tick=tick
+    events, stats = events_stage(
+        rpc, ckpt, address, from_block, to_block, span=log_span, max_logs=max_logs, tick=tick
     )
     timings["logs"] = time.perf_counter() - t0
     # 2. timestamps of every block with an event, plus receipts of rebalance txs
     t1 = time.perf_counter()
     rebal_events = [e for e in events if e.name == "Rebalanced"]
-    timestamps, receipts, txs = fetch_blocks(rpc, events, rebal_events)
+    timestamps, receipts, txs = blocks_stage(rpc, ckpt, events, rebal_events)
     timings["blocks"] = time.perf_counter() - t1
     # 3. historical state before each rebalance (block - 1), batched
     t2 = time.perf_counter()
-    hist = fetch_states(rpc, meta, rebal_events, workers=workers, tick=tick)
+    hist = states_stage(rpc, ckpt, meta, rebal_events, workers=workers, tick=tick)
     timings["state"] = time.perf_counter() - t2
     # 4. mid-block: earlier transactions in the same block
     t3 = time.perf_counter()
-    midblock = _midblock(rpc, meta, events, rebal_events, receipts)
+    midblock = midblock_stage(rpc, ckpt, meta, events, rebal_events, receipts)
     timings["midblock"] = time.perf_counter() - t3
     # 5. replay events, verify each rebalance
     t4 = time.perf_counter()
@@ -218,7 +234,6 @@ def audit(
     )
     violations.extend(hviol)
     timings["holdings"] = time.perf_counter() - t5
-    timings["total"] = time.perf_counter() - t0
     violations.sort(key=lambda v: (v.block, v.tx_hash or "", v.rule))
     return AuditResult(
         meta,
@@ -233,6 +248,7 @@ def audit(
         stats,
         rpc.calls,
         timings,
+        win,
     )
 
 

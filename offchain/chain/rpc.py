@@ -3,9 +3,12 @@
 - Transport failures (node down or restarting, timeouts, HTTP 5xx/429, garbage answers) are retried
   with exponential backoff, then raise ``RpcUnavailable``.
 - JSON-RPC *errors* are answers: a revert, "nonce too low", "block range too large" raise ``RpcError``
-  at once and are never retried blindly; only rate limits and "try again" errors are (``is_transient``).
+  at once and are never retried blindly; only rate limits, ``-32603 internal error`` and "try again"
+  errors are (``is_transient``).
 - Batches are chunked (``batch_size``) and fall back to one request at a time when a node rejects
-  JSON-RPC batching; answers are matched to requests by id.
+  JSON-RPC batching. Answers are matched to requests by id on both transports (duplicated or
+  reordered answers are harmless); the items of a batch whose answer is missing, a transient error
+  or (``non_null``) ``null`` are asked again, with backoff.
 - ``calls`` counts JSON-RPC requests sent (a batch of n counts n), thread-safely.
 
 Two transports: a URL (HTTP through ``requests``, one session per thread) or a ``Web3`` instance,
@@ -15,6 +18,7 @@ whose provider's ``make_request`` / ``make_batch_request`` are used (``rpc.provi
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -100,7 +104,8 @@ def decode_revert(data: Any) -> str | None:
     return None
 
 
-TRANSIENT_CODES = {-32005, 429}  # provider rate limits ("limit exceeded", "too many requests")
+# provider rate limits ("limit exceeded", "too many requests") and a node's "internal error"
+TRANSIENT_CODES = {-32005, 429, -32603}
 TRANSIENT_TEXT = (
     "rate limit",
     "too many requests",
@@ -109,7 +114,18 @@ TRANSIENT_TEXT = (
     "temporarily unavailable",
 )
 # -32005 is also "query returned more than N results": the same question gets the same answer
-NOT_TRANSIENT_TEXT = ("returned more than", "block range", "too large", "response size")
+# (some nodes also answer a revert or a refused transaction with -32603: those are answers)
+NOT_TRANSIENT_TEXT = (
+    "returned more than",
+    "block range",
+    "too large",
+    "response size",
+    "revert",
+    "nonce",
+    "underpriced",
+    "insufficient funds",
+    "already known",
+)
 
 
 def is_transient(err: RpcError) -> bool:
@@ -141,6 +157,34 @@ def _http_status(exc: BaseException) -> int | None:
 
 
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.HTTPError, ValueError)
+_MISSING = object()  # a batch item the answer did not include
+
+
+class _IncompleteBatchError(ValueError):
+    """A provider's batch answer that cannot be matched to the requests: retried like a bad body."""
+
+
+def _provider_ids_to_ours(payload: list[dict[str, Any]], docs: Any) -> Any:
+    """A provider numbers a batch's requests itself, increasing in request order: its answers, each
+    once (duplicates dropped), sorted by its ids, are the requests in order; our ids are put back.
+    An answer that does not have exactly one item per request is retried (``_IncompleteBatchError``)."""
+    if not isinstance(docs, list):
+        return docs  # one error object: the node does not batch
+    items = [d for d in docs if isinstance(d, dict)]
+    if items and all(d.get("id") is None for d in items):
+        raise _BatchRejected("batch answer without ids")
+    unique: dict[Any, dict[str, Any]] = {}
+    for d in items:
+        if d.get("id") is not None:
+            unique.setdefault(d["id"], d)
+    try:
+        ordered = [unique[k] for k in sorted(unique)]
+    except TypeError as exc:  # ids of mixed types
+        raise _IncompleteBatchError(f"batch answer ids not comparable: {exc}") from exc
+    if len(ordered) != len(payload):
+        n, m = len(ordered), len(payload)
+        raise _IncompleteBatchError(f"batch answer has {n} distinct items for {m} requests")
+    return [{**d, "id": p["id"]} for p, d in zip(payload, ordered, strict=True)]
 
 
 class Rpc:
@@ -217,8 +261,8 @@ class Rpc:
             return {**doc, "id": payload["id"]} if isinstance(doc, dict) else doc
         try:
             docs = self.provider.make_batch_request([(p["method"], p["params"]) for p in payload])
-        except (requests.ConnectionError, requests.Timeout):
-            raise
+        except (requests.ConnectionError, requests.Timeout, json.JSONDecodeError):
+            raise  # down, slow or a truncated body: retried
         except requests.HTTPError as exc:
             status = _http_status(exc)
             if status is not None and status < 500 and status != 429:
@@ -226,12 +270,7 @@ class Rpc:
             raise
         except Exception as exc:  # noqa: BLE001 - a provider or node without batch support
             raise _BatchRejected(f"{type(exc).__name__}: {exc}") from exc
-        if isinstance(docs, list) and len(docs) == len(payload):
-            # the provider numbered the requests itself, in order: put our ids back
-            if all(isinstance(d, dict) and "id" in d for d in docs):
-                docs = sorted(docs, key=lambda d: d["id"])
-            return [{**d, "id": p["id"]} for p, d in zip(payload, docs, strict=True)]
-        return docs
+        return _provider_ids_to_ours(payload, docs)
 
     def _post(self, payload: Any, what: str) -> Any:
         """Send with retries and exponential backoff on transport failures; ``RpcUnavailable`` at the end."""
@@ -289,19 +328,65 @@ class Rpc:
 
     request = call  # the auditor's name for it
 
-    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]], strict: bool = False) -> list[Any]:
+    def batch(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], strict: bool = False, *, non_null: bool = False
+    ) -> list[Any]:
         """Results in request order, one HTTP request per ``batch_size`` chunk. A failed call gives an
-        ``RpcError`` instance in its place, or with ``strict`` raises the first one."""
+        ``RpcError`` instance in its place, or with ``strict`` raises the first one. Items whose answer
+        is missing or a transient error (and with ``non_null`` a ``null`` result: a lagging node, for
+        something known to exist) are asked again with backoff, up to ``retries`` times."""
         out: list[Any] = []
         for start in range(0, len(calls), self.batch_size):
-            out.extend(self._batch_chunk(list(calls[start : start + self.batch_size])))
+            out.extend(self._batch_chunk(list(calls[start : start + self.batch_size]), non_null))
         if strict:
             for r in out:
                 if isinstance(r, RpcError):
                     raise r
         return out
 
-    def _batch_chunk(self, chunk: list[tuple[str, Sequence[Any]]]) -> list[Any]:
+    def _batch_chunk(self, chunk: list[tuple[str, Sequence[Any]]], non_null: bool = False) -> list[Any]:
+        out: list[Any] = [_MISSING] * len(chunk)
+        todo = list(range(len(chunk)))
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            answers, retry_errors = self._ask([chunk[i] for i in todo])
+            again = []
+            for i, a in zip(todo, answers, strict=True):
+                out[i] = a
+                if (
+                    a is _MISSING
+                    or (non_null and a is None)
+                    or (retry_errors and isinstance(a, RpcError) and is_transient(a))
+                ):
+                    again.append(i)
+            if not again or attempt == self.retries:
+                break
+            if self.on_retry:
+                self.on_retry("rpc")
+            log.warning(
+                "rpc batch: %d of %d answers missing, null or transient errors; retry %d/%d in %.2f s",
+                len(again),
+                len(chunk),
+                attempt + 1,
+                self.retries,
+                delay,
+            )
+            self.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+            todo = again
+        for i, a in enumerate(out):
+            if a is _MISSING:
+                out[i] = RpcError(chunk[i][0], 0, "missing from batch answer")
+            elif non_null and a is None:
+                out[i] = RpcError(
+                    chunk[i][0], 0, f"null answer after {self.retries + 1} tries (the node lags behind)"
+                )
+        return out
+
+    def _ask(self, chunk: list[tuple[str, Sequence[Any]]]) -> tuple[list[Any], bool]:
+        """One try at ``chunk``: its answers in order (``_MISSING`` where the batch answer has none)
+        and whether transient errors among them are still worth asking again (batch answers; single
+        requests were already retried by ``call``)."""
         if self._batching and len(chunk) > 1:
             ids = [next(self._ids) for _ in chunk]
             payload = [
@@ -319,12 +404,12 @@ class Rpc:
                 for i, (m, _) in zip(ids, chunk, strict=True):
                     d = by_id.get(i)
                     if d is None:
-                        out.append(RpcError(m, 0, "missing from batch answer"))
+                        out.append(_MISSING)
                     elif "error" in d:
                         out.append(RpcError.from_response(m, d["error"]))
                     else:
                         out.append(d.get("result"))
-                return out
+                return out, True
             log.debug("node does not batch (answer %s); falling back to single requests", str(docs)[:80])
             self._batching = False
         results: list[Any] = []
@@ -333,7 +418,7 @@ class Rpc:
                 results.append(self.call(method, params))
             except RpcError as exc:
                 results.append(exc)
-        return results
+        return results, False
 
     # ---- helpers ----
 

@@ -5,8 +5,15 @@ vault's rules with historical state (``offchain.audit.verify``), rebuilds holdin
 compares them with ``get_holdings()`` and ``balanceOf`` at sampled blocks, then writes CSV + Parquet
 tables, PNG plots and a self-contained HTML report into ``--out``.
 
+The range is pinned before anything is read (``offchain.audit.window``): by default it ends at the
+node's ``finalized`` block, or ``--confirmations`` below the head where the node has none; the
+summary says which. Progress is kept in a checkpoint (``--checkpoint``, by default in ``--out``) so
+that ``--resume`` continues after any failure with the same verdict as a clean run.
+
 Exit codes: 0 no violation (findings such as donated surplus do not count), 1 at least one
-violation, 2 bad input or node failure (one line on stderr).
+violation, 2 bad input (one line on stderr), 3 the audit could not finish: the node or the
+transport failed after every retry, or anything unexpected happened (one line on stderr, never a
+traceback; never 1).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offchain.cli import COMMANDS
-from offchain.core.errors import InputError
+from offchain.cli._args import number
+from offchain.core.errors import ChainError, InputError
 
 if TYPE_CHECKING:  # web3, rich and the RPC client load only when an audit runs (fast --help)
     from rich.progress import Progress
@@ -34,7 +42,11 @@ __all__ = ["register", "run", "PROGRESS_MIN_BLOCKS"]
 log = logging.getLogger(__name__)
 
 PROGRESS_MIN_BLOCKS = 20_000  # a progress bar for log scans at least this long (or many rebalances)
-EXIT_VIOLATIONS = 1
+EXIT_CLEAN, EXIT_VIOLATIONS, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_CODES = (
+    "Exit codes: 0 no violation; 1 violations found; 2 bad input; 3 could not finish (the node or "
+    "the transport failed after every retry, or an unexpected error: rerun with --resume)."
+)
 ENV_PREFIX = "BALLAST_AUDIT_"
 _BOOLS = {
     "1": True,
@@ -58,6 +70,20 @@ def _block(value: str) -> int:
     return n
 
 
+def _to_block(value: str) -> int | str:
+    return "latest" if value.strip().lower() == "latest" else _block(value)
+
+
+def _nonneg(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
+    return n
+
+
 def _positive(value: str) -> int:
     try:
         n = int(value)
@@ -78,7 +104,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "or past target, drift fell, value loss) with state at the block before it, rebuild "
             "holdings from events and compare with get_holdings() and balanceOf at sampled blocks. "
             "Writes CSV + Parquet tables, PNG plots and an HTML report. Only plain JSON-RPC methods "
-            "are used (an archive node is needed for old blocks). Exit 1 when any violation is found."
+            "are used (an archive node is needed for old blocks). The range ends at the node's "
+            "finalized block (or --confirmations below the head) unless --to-block says otherwise; "
+            "the summary says which. Transient node errors are retried with backoff; after a "
+            "failure, --resume continues from the checkpoint. " + EXIT_CODES
         ),
     )
     env_errors: list[str] = []
@@ -102,7 +131,18 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
     option("--vault", required=True, help="vault address")
     option("--rpc-url", required=True, help="JSON-RPC endpoint (http/https)")
     option("--from-block", type=_block, default=None, help="first block (default: deployment)")
-    option("--to-block", type=_block, default=None, help="last block (default: latest)")
+    option(
+        "--to-block",
+        type=_to_block,
+        default=None,
+        help="last block, or 'latest' (default: the finalized block, else head - --confirmations)",
+    )
+    option(
+        "--confirmations",
+        type=_nonneg,
+        default=12,
+        help="where the node has no 'finalized' block, end this many blocks below the head (default 12)",
+    )
     option("--out", type=Path, default=None, help="output directory (default reports/audit-<UTC time>)")
     option("--samples", type=_positive, default=50, help="blocks at which holdings are checked (default 50)")
     option(
@@ -121,9 +161,33 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
     option("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
     option("--no-progress", action="store_true", help="never show a progress bar")
     option("--json", action="store_true", help="also print a JSON summary on stdout")
+    _resilience_options(option)
     p.set_defaults(env_errors=env_errors)
     p.set_defaults(func=run)
     return p
+
+
+def _resilience_options(option: Any) -> None:
+    """Retries, and the checkpoint that --resume continues from."""
+    option("--retries", type=_nonneg, default=6, help="retries of a failed JSON-RPC request (default 6)")
+    option(
+        "--backoff",
+        type=number("--backoff", nonneg=True),
+        default=0.25,
+        help="first retry delay in seconds, doubling up to 8 s (default 0.25)",
+    )
+    option(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="progress file, written as the audit runs (default: <out>/checkpoint.json)",
+    )
+    option(
+        "--resume",
+        action="store_true",
+        help="continue a failed audit from its checkpoint (same chain, vault and range; with --out "
+        "or --checkpoint)",
+    )
 
 
 def _symbols(rpc: Rpc, assets: list[str], block: int) -> list[str]:
@@ -181,30 +245,96 @@ class _Ticker:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The audit, with its exit code: InputError goes up (2); anything else that stops it is 3."""
+    quiet = None if getattr(args, "verbose", False) else logging.getLogger("offchain.chain.rpc")
+    level = quiet.level if quiet else logging.NOTSET
+    if quiet:  # each retry is counted in the summary; its log lines only with -v
+        quiet.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a node, transport or unexpected failure: never exit 1
+        log.debug("the audit stopped", exc_info=True)
+        what = str(exc) if isinstance(exc, ChainError) else f"{type(exc).__name__}: {exc}"
+        what = " ".join(what.split())[:400]
+        where = getattr(args, "checkpoint_path", None)
+        hint = f"; progress kept in {where}: rerun with --resume" if where and where.exists() else ""
+        print(f"ballast: error: the audit could not finish: {what}{hint}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    finally:
+        if quiet:
+            quiet.setLevel(level)
+
+
+def _checkpoint_path(args: argparse.Namespace) -> Path:
+    """--checkpoint, else <out>/checkpoint.json (``args.out`` gets its timestamped default here)."""
+    if args.resume and args.out is None and args.checkpoint is None:
+        raise InputError("--resume needs --out DIR or --checkpoint FILE (its progress file)")
+    if args.out is None:
+        args.out = Path("reports") / f"audit-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    return Path(args.checkpoint) if args.checkpoint is not None else Path(args.out) / "checkpoint.json"
+
+
+def _probe(url: str) -> None:
+    """InputError when nothing listens at ``url`` (a wrong --rpc-url); any other failure (an error
+    status, a dropped or garbled answer) is the node's, retried by the audit itself."""
+    import requests  # noqa: PLC0415
+
+    try:
+        requests.post(
+            url, json={"jsonrpc": "2.0", "id": 0, "method": "eth_chainId", "params": []}, timeout=10
+        )
+    except (
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidURL,
+    ):
+        raise InputError(f"--rpc-url {url!r} is not an http(s) URL") from None
+    except requests.ConnectionError as exc:
+        text = str(exc).lower()
+        if any(t in text for t in ("refused", "name or service", "nodename", "resolve", "no route")):
+            raise InputError(
+                f"no JSON-RPC node answers at {url}: check --rpc-url and that the node runs"
+            ) from None
+    except requests.RequestException:
+        pass
+
+
+def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from web3 import Web3
 
     from offchain.audit import report  # noqa: PLC0415 - matplotlib only when the command runs
+    from offchain.audit.checkpoint import Checkpoint  # noqa: PLC0415
     from offchain.audit.decode import export  # noqa: PLC0415
     from offchain.audit.verify import audit  # noqa: PLC0415
-    from offchain.chain.node import connect
-    from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
+    from offchain.chain.rpc import Rpc
 
     if args.env_errors:
         raise InputError(args.env_errors[0])
     if not Web3.is_address(args.vault):
         raise InputError(f"--vault {args.vault!r} is not an address (0x + 40 hex digits)")
-    if args.from_block is not None and args.to_block is not None and args.from_block > args.to_block:
+    if (
+        isinstance(args.from_block, int)
+        and isinstance(args.to_block, int)
+        and args.from_block > args.to_block
+    ):
         raise InputError(f"--from-block {args.from_block} is after --to-block {args.to_block}")
-    w3 = connect(args.rpc_url, timeout=60)
-    rpc = Rpc(w3, batch_size=args.batch_size)
-    try:
-        latest = rpc.block_number()
-    except (RpcError, RpcUnavailable) as exc:
-        raise InputError(
-            f"the node at {args.rpc_url} does not answer eth_blockNumber: {exc.message}"
-        ) from exc
-    span = (args.to_block if args.to_block is not None else latest) - (args.from_block or 0)
+    ckpt = Checkpoint(_checkpoint_path(args), resume=args.resume, every=5.0)
+    _probe(args.rpc_url)
+    w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 60}))
+    retries: list[str] = []
+    rpc = Rpc(
+        w3,
+        batch_size=args.batch_size,
+        retries=args.retries,
+        backoff=args.backoff,
+        on_retry=retries.append,
+    )
+    args.checkpoint_path = ckpt.path
+    latest = rpc.block_number()
+    span = (args.to_block if isinstance(args.to_block, int) else latest) - (args.from_block or 0)
     show = not args.no_progress and sys.stderr.isatty() and span >= PROGRESS_MIN_BLOCKS
     t0 = time.perf_counter()
     with _Ticker(show) as tick:
@@ -218,9 +348,11 @@ def run(args: argparse.Namespace) -> int:
             max_logs=args.max_logs,
             workers=args.workers,
             tick=tick,
+            confirmations=args.confirmations,
+            checkpoint=ckpt,
         )
     symbols = _symbols(rpc, res.meta.assets, res.to_block)
-    out: Path = args.out or Path("reports") / f"audit-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     t = report.tables(res, swap_fee_bps=args.swap_fee_bps)
     export(t, out, parquet=not args.no_parquet)
@@ -229,12 +361,16 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     for tbl in report.summary_tables(res, t):
         console.print(tbl)
+    console.print(f"Audited blocks {res.from_block:,} .. {res.to_block:,}: to {res.range_note}")
     console.print(f"Report: {html_path}  (tables in {out / 'data'}; {time.perf_counter() - t0:.2f} s)")
+    code = EXIT_VIOLATIONS if res.violations else EXIT_CLEAN
     summary = _summary(res, html_path)
+    summary.update(rpc_retries=len(retries), resumed=ckpt.resumed, exit_code=code)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    ckpt.remove()  # finished: nothing to resume
     if args.json:
         print(json.dumps(summary))
-    return EXIT_VIOLATIONS if res.violations else 0
+    return code
 
 
 def _summary(res: Any, html_path: Path) -> dict[str, Any]:
@@ -246,6 +382,8 @@ def _summary(res: Any, html_path: Path) -> dict[str, Any]:
         "vault": res.meta.address,
         "from_block": res.from_block,
         "to_block": res.to_block,
+        "to_block_how": res.range_note,
+        "head": res.window.head if res.window is not None else None,
         "events": len(res.events),
         "rebalances": len(res.rebalances),
         "violations": len(res.violations),

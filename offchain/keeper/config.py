@@ -54,6 +54,10 @@ class KeeperConfig:
     rpc_timeout: float = 10.0
     rpc_retries: int = 6
     rpc_backoff: float = 0.25
+    journal_retention: float = 30 * 86_400.0  # seconds settled journal rows are kept
+    # many keepers
+    shard: str | None = None  # "I/N": this keeper serves the vaults whose address hash is I mod N
+    backup_after: float | None = None  # a backup: act only on vaults due and unserved this long
     # observability
     metrics_port: int | None = None
     low_balance_rebalances: int = 20  # warn when the balance covers fewer rebalances than this
@@ -100,6 +104,11 @@ _HELP = {
     "rpc_timeout": "HTTP timeout per JSON-RPC request, seconds",
     "rpc_retries": "retries (exponential backoff) on RPC transport errors",
     "rpc_backoff": "first retry delay, seconds",
+    "journal_retention": "seconds settled journal rows (mined, reverted, dropped...) are kept before pruning",
+    "shard": "I/N: serve only the vaults whose address hash is I modulo N (N keepers, one shard each); "
+    "default: every vault",
+    "backup_after": "run as a backup: act on a vault only once it has been due and unserved for this "
+    "many seconds of chain time; default: off (a primary, acts at once)",
     "metrics_port": "serve Prometheus metrics on this port (127.0.0.1)",
     "low_balance_rebalances": "warn when the keeper's balance covers fewer rebalances than this",
     "targets_every": "recompute mean-variance targets every this many seconds (needs the owner key)",
@@ -108,6 +117,19 @@ _HELP = {
     "targets_lookback": "rounds / rows of history for targets",
     "targets_min_change_bps": "queue new targets only if some weight moves at least this much",
 }
+
+
+def parse_shard(spec: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` as ``(I, N)`` with ``0 <= I < N`` (None: no sharding)."""
+    if spec is None or str(spec).strip() == "":
+        return None
+    try:
+        i, n = (int(x) for x in str(spec).split("/"))
+    except ValueError:
+        raise ConfigError(f"bad shard {spec!r}: expected I/N, e.g. 0/2") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"bad shard {spec!r}: need 0 <= I < N")
+    return i, n
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -205,4 +227,7 @@ def load_config(
     cfg = KeeperConfig(**values)
     if cfg.interval < 0 or cfg.max_failures < 1 or cfg.rpc_retries < 0:
         raise ConfigError("interval must be >= 0, max-failures >= 1 and rpc-retries >= 0")
+    parse_shard(cfg.shard)
+    if cfg.backup_after is not None and cfg.backup_after < 0:
+        raise ConfigError("backup-after must be >= 0 seconds")
     return cfg

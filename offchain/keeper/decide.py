@@ -91,6 +91,18 @@ def fingerprint(st: VaultState) -> tuple[Any, ...]:
     )
 
 
+def why_not(st: VaultState, now: int, policy: Policy) -> str:
+    """Why ``policy`` does not fire on ``st`` at ``now``: the cooldown, the threshold, or the policy."""
+    cooldown = int(getattr(policy, "cooldown_s", st.params.cooldown))
+    until = st.last_rebalance + cooldown
+    if now < until:
+        return f"cooldown until {until} ({until - now} s from now; last rebalance {st.last_rebalance})"
+    threshold = getattr(policy, "threshold_bps", None)
+    if threshold is not None and st.drift < threshold:
+        return f"below threshold: drift {st.drift} bps < {threshold} bps"
+    return "the policy does not fire at this drift and time"
+
+
 def decide(
     vault: str,
     st: VaultState,
@@ -117,9 +129,10 @@ def decide(
     want, reason = policy.needs_rebalance(vm, now)
     data: dict[str, Any] = {"drift_bps": st.drift, "policy_reason": model.REASON_NAMES.get(reason, reason)}
     if not want:
-        return Skip("no-trigger", f"policy {policy.spec()}", dict(data))
+        return Skip("no-trigger", f"{why_not(st, now, policy)}; policy {policy.spec()}", dict(data))
     if not st.needs_rebalance:
-        return Skip("vault-says-no", "the vault's own trigger does not hold", dict(data))
+        why = f"the vault's own trigger does not hold: {why_not(st, now, Hybrid.from_params(st.params))}"
+        return Skip("vault-says-no", why, dict(data))
     guard = revert_guard or {}
     fp = fingerprint(st)
     unseen = vault in guard and guard[vault] is None  # reverted, seen in reconcile: remember this state

@@ -4,7 +4,12 @@ Simulation (``eth_call`` + ``eth_estimateGas``, revert reason decoded), nonces (
 EIP-1559 signing, the journal row written before every broadcast (so a restarted keeper never
 double-submits), sending (optionally to a separate submission RPC), receipts (one batch per poll),
 fee bumps and replacements of stuck transactions (a cancel once the deadline passed), re-broadcasts
-after a lost mempool, and the reorg watch of recent rebalances.
+after a lost mempool, and the reorg watch of recent rebalances (those two in ``reconcile``).
+
+A send is identified by (sender, nonce). An ambiguous answer to a send (none at all, an internal
+error, "nonce too low") never leads straight to a new signature: the keeper first asks the node for
+its own transaction by hash; only when the node does not know it is the nonce taken by another
+transaction, and then the rebalance is simulated again on the fresh state before it is re-signed.
 """
 
 from __future__ import annotations
@@ -19,16 +24,17 @@ from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from offchain.chain.rpc import Rpc, RpcError, decode_revert
+from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
 from offchain.chain.vault import VaultState
 from offchain.core import model
 from offchain.core.errors import ChainError
 from offchain.keeper.config import KeeperConfig
-from offchain.keeper.decide import Decision, Rebalance, _hex, _int, fingerprint, next_base_fee
+from offchain.keeper.decide import Decision, Rebalance, _hex, _int, fingerprint
 from offchain.keeper.fees import GWEI, FeePolicy
 from offchain.keeper.journal import Journal, Submission
 from offchain.keeper.keys import Signer
 from offchain.keeper.metrics import Metrics
+from offchain.keeper.reconcile import ABSENT, KNOWN, NonceConflict, Reconciler
 
 # the Rebalanced event's data (its non-indexed fields)
 _REBALANCED_TYPES = ["uint8", "uint256", "uint256", "uint256", "uint256", "uint256[]", "uint256[]"]
@@ -36,11 +42,15 @@ _REBALANCED_FIELDS = ("reason", "drift_before", "drift_after", "value_before", "
 _REBALANCED_FIELDS += ("weights_before", "weights_after")
 
 
-class NonceConflict(ChainError):  # noqa: N818
-    pass
+# refusals that are final: the node will never take these bytes (anything else may have been taken)
+_FINAL = ("insufficient funds", "underpriced", "intrinsic gas", "exceeds block gas limit", "invalid")
+_FINAL += ("fee cap", "less than block base fee", "gas limit", "too low")
+_KNOWN_TX = ("already known", "already imported", "known transaction")
+
+__all__ = ["NonceConflict", "Outbox"]
 
 
-class Outbox:
+class Outbox(Reconciler):
     """Sends for one keeper: shares its config, RPCs, journal, metrics, stop flag and revert guard."""
 
     fingerprint = staticmethod(fingerprint)
@@ -91,12 +101,11 @@ class Outbox:
             d = Decision(vault, "would-send", "dry run without a key: not simulated", data)
             self.emit(d)
             return d
-        sim = self.rpc.batch([("eth_call", [call, "latest"]), ("eth_estimateGas", [call])])
-        for r in sim:
-            if isinstance(r, RpcError):
-                return self._fail(vault, "simulation", f"simulation reverted: {r.reason}", **data)
-        gas = int(_int(sim[1]) * cfg.gas_multiplier) + 10_000
-        data.update(gas_estimate=_int(sim[1]))
+        est = self._simulate(call)
+        if isinstance(est, RpcError):
+            return self._fail(vault, "simulation", f"simulation reverted: {est.reason}", **data)
+        gas = int(est * cfg.gas_multiplier) + 10_000
+        data.update(gas_estimate=est)
         if cfg.dry_run:
             d = Decision(vault, "would-send", f"{len(trades)} swap(s); simulation passed", data)
             self.emit(d)
@@ -106,6 +115,14 @@ class Outbox:
             {"kind": "rebalance", "trades": [[a, b, str(x), str(y)] for a, b, x, y in trades]}
         )
         return self.submit(vault, tx, trade_doc, plan.max_fee, plan.tip, plan.deadline, st, data)
+
+    def _simulate(self, call: dict[str, Any]) -> int | RpcError:
+        """``eth_call`` + ``eth_estimateGas`` on the latest state: the gas estimate, or the error."""
+        sim = self.rpc.batch([("eth_call", [call, "latest"]), ("eth_estimateGas", [call])])
+        for r in sim:
+            if isinstance(r, RpcError):
+                return r
+        return _int(sim[1])
 
     def _chain_nonce(self, tag: str = "pending") -> int:
         return _int(self.rpc.call("eth_getTransactionCount", [self.address, tag]))
@@ -147,19 +164,22 @@ class Outbox:
         )
 
     def _broadcast(self, sid: int) -> None:
-        """Send a journalled transaction; 'already known' is sent; a used nonce raises NonceConflict."""
+        """Send a journalled transaction. 'Already known' is sent; a used nonce raises
+        ``NonceConflict`` and a final refusal marks the row ``dropped``; any other error, or no
+        answer, leaves it ``signed``: the node may have it, and ``reconcile`` finds out."""
         row = self.journal.get(sid)
         try:
             self.submit_rpc.call("eth_sendRawTransaction", [row.raw_tx])
         except RpcError as exc:
             msg = exc.message.lower()
-            if "already known" in msg or "already imported" in msg or "known transaction" in msg:
+            if any(t in msg for t in _KNOWN_TX):
                 pass
             elif "nonce too low" in msg or "nonce has already been used" in msg:
-                self.journal.update(sid, status="dropped", reason=f"rejected: {exc.message}")
                 raise NonceConflict(exc.message) from None
-            else:
+            elif any(t in msg for t in _FINAL):
                 self.journal.update(sid, status="dropped", reason=f"rejected: {exc.message}")
+                raise
+            else:
                 raise
         self.journal.update(sid, status="sent")
 
@@ -177,28 +197,71 @@ class Outbox:
         """Sign, journal and send; inside a cycle the receipt is awaited with the others (``settle``)."""
         nonce = self._next_nonce()
         sid = self._sign_record(vault, tx, trades, max_fee, tip, deadline, nonce)
+        if self.journal.get(sid).status in ("mined", "reverted"):  # these very bytes are on chain
+            d = Decision(vault, "skip", "already-mined (the same signed transaction is on chain)", {})
+            self.emit(d)
+            return d
         try:
             self._broadcast(sid)
         except NonceConflict as exc:
-            self.metrics.inc("failures", "nonce")
-            self.emit(
-                Decision(vault, "nonce-conflict", f"nonce {nonce} already used ({exc}); re-signing", {})
+            return self._after_conflict(sid, str(exc), st, data)
+        except RpcUnavailable as exc:
+            if self._whereabouts([self.journal.get(sid).tx_hash]) == KNOWN:  # the answer was lost
+                self.journal.update(sid, status="sent")
+                return self._sent(sid, st, data)
+            return self._fail(
+                vault, "send", f"no answer to the send ({exc}); reconciling before any new send"
             )
-            nonce = self._chain_nonce("pending")
-            sid = self._sign_record(vault, tx, trades, max_fee, tip, deadline, nonce)
-            try:
-                self._broadcast(sid)
-            except RpcError as exc2:
-                return self._fail(vault, "send", f"send rejected after nonce refresh: {exc2.message}")
         except RpcError as exc:
             return self._fail(vault, "send", f"send rejected: {exc.message}")
+        return self._sent(sid, st, data)
+
+    def _sent(self, sid: int, st: VaultState | None, data: dict[str, Any]) -> Decision:
         row = self.journal.get(sid)
-        sent = {"tx": row.tx_hash, "nonce": nonce, "max_fee_gwei": round(max_fee / GWEI, 3), **data}
-        self.emit(Decision(vault, "sent", "", sent))
+        sent = {"tx": row.tx_hash, "nonce": row.nonce, "max_fee_gwei": round(row.max_fee / GWEI, 3), **data}
+        self.emit(Decision(row.vault, "sent", "", sent))
         self._awaiting.append((row, st))
         if self._defer:  # independent vaults: send them all, then wait for every receipt at once
-            return Decision(vault, "sent", "", {"tx": row.tx_hash})
+            return Decision(row.vault, "sent", "", {"tx": row.tx_hash})
         return self.settle()[-1]
+
+    def _after_conflict(self, sid: int, why: str, st: VaultState | None, data: dict[str, Any]) -> Decision:
+        """ "Nonce too low": if the node knows our transaction, the first answer was lost and it is
+        sent; if it cannot say, reconcile decides next cycle; if it does not know it, another
+        transaction took the nonce: simulate again on the fresh state, then sign at the next nonce."""
+        row = self.journal.get(sid)
+        where = self._whereabouts([row.tx_hash])
+        if where == KNOWN:
+            self.journal.update(sid, status="sent")
+            return self._sent(sid, st, data)
+        if where != ABSENT:
+            return self._fail(row.vault, "send", f"nonce {row.nonce} used ({why}); by which transaction "
+                              "is unknown yet: reconciling before any new send")  # fmt: skip
+        self.journal.update(
+            sid, status="dropped", reason=f"rejected: {why}; nonce used by another transaction"
+        )
+        self.metrics.inc("failures", "nonce")
+        self.emit(
+            Decision(row.vault, "nonce-conflict", f"nonce {row.nonce} already used ({why}); re-signing", {})
+        )
+        tx = json.loads(row.tx)
+        est = self._simulate({"from": row.sender, "to": tx["to"], "data": tx["data"]})
+        if isinstance(est, RpcError):
+            self.metrics.inc("skips", "superseded")
+            d = Decision(row.vault, "skip", f"superseded: the rebalance no longer simulates ({est.reason}); "
+                         "the state is re-read next cycle")  # fmt: skip
+            self.emit(d)
+            return d
+        tx["gas"] = int(est * self.cfg.gas_multiplier) + 10_000
+        nonce = self._next_nonce()
+        sid2 = self._sign_record(
+            row.vault, tx, row.trades, row.max_fee, row.priority_fee, row.deadline, nonce
+        )
+        try:
+            self._broadcast(sid2)
+        except ChainError as exc:
+            return self._fail(row.vault, "send", f"send rejected after nonce refresh: {exc}")
+        return self._sent(sid2, st, data)
 
     def settle(self) -> list[Decision]:
         """Wait (one batch of receipt queries per poll) for everything sent this cycle; finalize it."""
@@ -266,7 +329,9 @@ class Outbox:
                 self.journal.update(
                     other.id, status="dropped", reason=f"replaced by {receipt['transactionHash']}"
                 )
-        mined = self.journal.by_hash(receipt["transactionHash"]) or row
+        mined = self.journal.by_hash(receipt["transactionHash"], self.chain_id) or row
+        if mined.status in ("mined", "reverted") and mined.block_hash == receipt["blockHash"]:
+            return Decision(mined.vault, "settled", "already recorded", {"tx": mined.tx_hash})
         gas_used = _int(receipt["gasUsed"])
         price = _int(receipt.get("effectiveGasPrice") or 0)
         self.metrics.inc("gas_used", n=gas_used)
@@ -311,195 +376,3 @@ class Outbox:
                 vals = abi_decode(_REBALANCED_TYPES, bytes.fromhex(lg["data"][2:]))
                 return dict(zip(_REBALANCED_FIELDS, vals, strict=True))
         return None
-
-    # ------------------------------------------------------------------ reconciliation
-    def reconcile(self) -> list[Decision]:
-        """Settle in-flight submissions (journal) and watch recent rebalances for reorgs."""
-        out: list[Decision] = []
-        rows = self.journal.open(self.chain_id)
-        if rows:
-            head = self.rpc.call("eth_getBlockByNumber", ["latest", False])
-            now, base_next = _int(head["timestamp"]), next_base_fee(head)
-            latest_nonce = self._chain_nonce("latest")
-            groups: dict[int, list[Submission]] = {}
-            for r in rows:
-                groups.setdefault(r.nonce, []).append(r)
-            for nonce, group in sorted(groups.items()):
-                out += self._reconcile_nonce(nonce, group, latest_nonce, now, base_next)
-        out += self._reorg_watch()
-        return out
-
-    def _reconcile_nonce(
-        self, nonce: int, group: list[Submission], latest_nonce: int, now: int, base_next: int
-    ) -> list[Decision]:
-        """One nonce's open submissions (a transaction and its replacements): mined, dropped, resent,
-        bumped or still waiting."""
-        out: list[Decision] = []
-        receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in group])
-        hit = next(
-            ((r, rc) for r, rc in zip(group, receipts, strict=True) if rc and not isinstance(rc, RpcError)),
-            None,
-        )
-        if hit:
-            out.append(self._finalize(hit[0], hit[1], None))
-            return out
-        if latest_nonce > nonce:
-            for r in group:
-                self.journal.update(r.id, status="dropped", reason="nonce used by another transaction")
-            out.append(
-                self._fail(
-                    group[-1].vault,
-                    "nonce",
-                    f"nonce {nonce} was used by another transaction; "
-                    "submission dropped (state will be re-read)",
-                )
-            )
-            return out
-        newest = group[-1]
-        resent = []
-        for r in group:
-            if r.status == "signed":  # journalled, maybe never broadcast (keeper killed)
-                resent.append(r)
-        if newest.status == "sent" and self.rpc.call("eth_getTransactionByHash", [newest.tx_hash]) is None:
-            resent.append(newest)  # mempool lost (node restart, reorg): the same signed bytes again
-        for r in resent:
-            try:
-                self._broadcast(r.id)
-                self.emit(
-                    Decision(
-                        r.vault,
-                        "resent",
-                        "journalled transaction broadcast again (same bytes)",
-                        {"tx": r.tx_hash, "nonce": r.nonce},
-                    )
-                )
-            except ChainError as exc:
-                out.append(self._fail(r.vault, "send", f"re-broadcast failed: {exc}"))
-        if resent:
-            rc = self._wait_receipt([r.tx_hash for r in group])
-            if rc is not None:
-                mined = next(r for r in group if r.tx_hash == rc["transactionHash"])
-                out.append(self._finalize(mined, rc, None))
-            return out
-        age = time.time() - newest.updated_at
-        if age >= self.cfg.stuck_after:
-            out.append(self._bump(newest, now, base_next))
-        else:
-            d = Decision(newest.vault, "waiting", f"tx pending for {age:.0f} s", {"tx": newest.tx_hash})
-            self.emit(d)
-            out.append(d)
-        return out
-
-    def _bump(self, row: Submission, now: int, base_next: int) -> Decision:
-        new = self.fees.bump(row.max_fee, row.priority_fee, base_next)
-        if new is None:
-            self.metrics.inc("skips", "bump-cap")
-            d = Decision(
-                row.vault,
-                "stuck",
-                f"tx {row.tx_hash[:12]}.. unmined; a bump would exceed the fee cap "
-                f"{self.cfg.max_fee_gwei} gwei, waiting",
-            )
-            self.emit(d)
-            return d
-        max_fee, tip = new
-        tx = json.loads(row.tx)
-        trades = row.trades
-        if now >= row.deadline:  # the rebalance can only revert now: cancel with a self-transfer instead
-            tx = {
-                "to": row.sender,
-                "data": "0x",
-                "value": 0,
-                "gas": 21_000,
-                "chainId": self.chain_id,
-                "type": 2,
-            }
-            trades = json.dumps({"kind": "cancel"})
-        sid = self._sign_record(
-            row.vault,
-            tx,
-            trades,
-            max_fee,
-            tip,
-            row.deadline,
-            row.nonce,
-            attempt=row.attempt + 1,
-            replaces=row.id,
-        )
-        try:
-            self._broadcast(sid)
-        except NonceConflict:
-            return self._fail(row.vault, "nonce", "nonce already used while replacing; will re-read state")
-        except RpcError as exc:
-            return self._fail(row.vault, "replace", f"replacement rejected: {exc.message}")
-        new_row = self.journal.get(sid)
-        d = Decision(
-            row.vault,
-            "replaced",
-            f"stuck tx {row.tx_hash[:12]}.. replaced with bumped fees",
-            {
-                "tx": new_row.tx_hash,
-                "nonce": row.nonce,
-                "max_fee_gwei": round(max_fee / GWEI, 3),
-                "kind": json.loads(trades)["kind"],
-            },
-        )
-        self.emit(d)
-        receipt = self._wait_receipt([new_row.tx_hash, row.tx_hash])
-        if receipt is not None:
-            self._finalize(new_row, receipt, None)
-        return d
-
-    def _reorg_watch(self) -> list[Decision]:
-        out: list[Decision] = []
-        head_n = _int(self.rpc.call("eth_blockNumber"))
-        recent = self.journal.recent_mined(self.chain_id, head_n - self.cfg.confirmations)
-        gone = []
-        if recent:
-            receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in recent])
-            for r, rc in zip(recent, receipts, strict=True):
-                if isinstance(rc, RpcError):
-                    continue
-                if rc is None or rc["blockHash"] != r.block_hash:
-                    gone.append((r, rc))
-        for r, rc in gone:
-            self.metrics.inc("failures", "reorg")
-            if json.loads(r.trades).get("kind") == "rebalance":
-                self.metrics.inc("rebalances", n=-1)
-            if rc is not None:  # re-included in another block
-                self.journal.update(r.id, block_number=_int(rc["blockNumber"]), block_hash=rc["blockHash"])
-                out.append(
-                    Decision(r.vault, "reorg", "rebalance re-included in a new block", {"tx": r.tx_hash})
-                )
-                continue
-            known = self.rpc.call("eth_getTransactionByHash", [r.tx_hash])
-            head = self.rpc.call("eth_getBlockByNumber", ["latest", False])
-            if known is not None:
-                self.journal.update(r.id, status="sent", block_number=None, block_hash=None)
-                msg = "mined rebalance dropped by a reorg; back in the mempool, waiting"
-                d = Decision(r.vault, "reorg", msg, {"tx": r.tx_hash})
-            elif self._chain_nonce("latest") <= r.nonce and _int(head["timestamp"]) < r.deadline:
-                self.journal.update(
-                    r.id,
-                    status="signed",
-                    block_number=None,
-                    block_hash=None,
-                    reason="reorged out; re-broadcast",
-                )
-                try:
-                    self._broadcast(r.id)
-                    msg = "mined rebalance dropped by a reorg; same signed tx re-broadcast"
-                    d = Decision(r.vault, "reorg", msg, {"tx": r.tx_hash})
-                except ChainError as exc:
-                    d = Decision(
-                        r.vault, "reorg", f"dropped by a reorg; re-broadcast failed ({exc}); will re-plan"
-                    )
-            else:
-                self.journal.update(
-                    r.id, status="reorged", block_number=None, block_hash=None, reason="dropped by a reorg"
-                )
-                msg = "mined rebalance dropped by a reorg; will re-plan from fresh state"
-                d = Decision(r.vault, "reorg", msg, {"tx": r.tx_hash})
-            self.emit(d)
-            out.append(d)
-        return out

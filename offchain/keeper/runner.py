@@ -31,9 +31,19 @@ from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
 from offchain.chain.vault import LensCodec, Quoter, VaultState
 from offchain.core import model
 from offchain.core.errors import ChainError, ConfigError
-from offchain.keeper import targets
-from offchain.keeper.config import KeeperConfig
-from offchain.keeper.decide import Decision, Fail, Skip, _hex, _int, decide, fingerprint, next_base_fee
+from offchain.keeper import fleet, targets
+from offchain.keeper.config import KeeperConfig, parse_shard
+from offchain.keeper.decide import (
+    Decision,
+    Fail,
+    Rebalance,
+    Skip,
+    _hex,
+    _int,
+    decide,
+    fingerprint,
+    next_base_fee,
+)
 from offchain.keeper.fees import FeePolicy
 from offchain.keeper.journal import Journal
 from offchain.keeper.keys import Signer
@@ -41,7 +51,9 @@ from offchain.keeper.metrics import Metrics
 from offchain.keeper.outbox import NonceConflict, Outbox
 from offchain.quant.policies import Policy, parse_policy
 
-__all__ = ["CircuitOpen", "Decision", "Keeper", "NonceConflict", "_hex", "_int", "next_base_fee"]
+in_shard = fleet.in_shard
+
+__all__ = ["CircuitOpen", "in_shard", "Decision", "Keeper", "NonceConflict", "_hex", "_int", "next_base_fee"]
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +135,17 @@ class Keeper:
             self.lens = Web3.to_checksum_address(self.manifest["lens"])
         except (KeyError, ValueError):
             raise ConfigError(f"manifest {cfg.manifest} has no valid 'lens' address") from None
-        self.vaults: list[str] = _vault_list(cfg, self.manifest)
+        self.shard = parse_shard(cfg.shard)
+        self.vaults: list[str] = [v for v in _vault_list(cfg, self.manifest) if fleet.in_shard(v, self.shard)]
         self.symbols = {t["address"].lower(): t.get("symbol", "?") for t in self.manifest.get("tokens", [])}
         native = [
             t for t in self.manifest.get("tokens", []) if t.get("symbol", "").upper() in ("WETH", "ETH")
         ]
         self.native_token = native[0]["address"].lower() if native else None
-        self.journal = Journal(cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite")
+        self.genesis = fleet.genesis(self.rpc, cfg.rpc_url)
+        self.journal = self._open_journal(signer)
+        self.backup = fleet.BackupClock(cfg.backup_after)
+        self._last_prune = 0.0
         w3 = Web3()
         self.lens_c = w3.eth.contract(abi=load_artifact("VaultLens").abi)
         self.vault_c = w3.eth.contract(abi=load_artifact("RebalancingVault").abi)
@@ -161,7 +177,7 @@ class Keeper:
 
     def _probe_chain_id(self) -> int:
         cfg = self.cfg
-        probe = Rpc(cfg.rpc_url, timeout=min(cfg.rpc_timeout, 5.0), retries=1, backoff=0.2)
+        probe = Rpc(cfg.rpc_url, timeout=min(cfg.rpc_timeout, 5.0), retries=2, backoff=0.2)
         try:
             chain_id = _int(probe.call("eth_chainId"))
         except RpcUnavailable:
@@ -174,6 +190,28 @@ class Keeper:
                 f"chain {chain_id}"
             )
         return chain_id
+
+    def _open_journal(self, signer: Signer | None) -> Journal:
+        """The journal of this chain (chain id + genesis), locked for this key: one process per key."""
+        journal = Journal(self.cfg.journal or f".ballast/keeper-{self.chain_id}.sqlite", genesis=self.genesis)
+        journal.adopt(self.chain_id)
+        if signer is not None:
+            try:  # a second keeper on this key refuses to start
+                journal.lock(self.chain_id, signer.address)
+            except ConfigError:
+                journal.close()
+                raise
+        return journal
+
+    def check_vaults(self) -> None:
+        """At start: a watched address that is not a vault is a ``ConfigError`` (exit 2)."""
+        fleet.check_vaults(self)
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop settled journal rows older than ``--journal-retention`` (at start, then hourly)."""
+        now = time.time() if now is None else now
+        self._last_prune = now
+        return self.journal.prune(self.cfg.journal_retention, now)
 
     # ------------------------------------------------------------------ logging
     def emit(self, d: Decision) -> None:
@@ -261,6 +299,8 @@ class Keeper:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 installed.append((sig, signal.signal(sig, self.stop)))
         try:
+            self.check_vaults()
+            self.prune()
             self.emit(
                 Decision(
                     "-",
@@ -271,6 +311,8 @@ class Keeper:
                         "dry_run": self.cfg.dry_run,
                         "policy": self.policy.spec() if self.policy else "vault trigger",
                         "submit": "separate RPC" if self.submit_rpc is not self.rpc else "same RPC",
+                        "shard": self.cfg.shard or "all",
+                        "backup_after": self.cfg.backup_after,
                     },
                 )
             )
@@ -316,6 +358,9 @@ class Keeper:
     def cycle(self) -> list[Decision]:
         t0 = time.monotonic()
         decisions: list[Decision] = []
+        self.outbox._awaiting = []  # a cycle cut short leaves its sends to reconcile, never twice
+        if time.time() - self._last_prune >= 3600:
+            self.prune()
         if self.signer:
             decisions += self.reconcile()
         calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
@@ -422,12 +467,17 @@ class Keeper:
             revert_guard=self.revert_guard,
             symbols=self.symbols,
         )
+        if not isinstance(verdict, Rebalance):
+            self.backup.served(vault)
         if isinstance(verdict, Skip):
             if verdict.remember is not None:
                 self.revert_guard[vault] = verdict.remember
             return self._skip(vault, verdict.why, verdict.detail, **verdict.data)
         if isinstance(verdict, Fail):
             return self._fail(vault, verdict.kind, verdict.detail, **verdict.data)
+        wait = self.backup.wait(vault, st, now)  # a backup leaves a due vault to the primary first
+        if wait is not None:
+            return self._skip(vault, "backup-wait", wait)
         return self.outbox.rebalance(vault, st, verdict)
 
     # ------------------------------------------------------------------ the outbox's, by name

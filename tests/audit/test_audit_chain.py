@@ -430,6 +430,11 @@ def test_accounting_hole_is_flagged(chain, crafted):
     assert [f.kind for f in res.findings] == ["SURPLUS"]
 
 
+def finalize(w3: Any) -> None:
+    """Mine past Anvil's finalized block (head - 64): the CLI's default range ends there."""
+    w3.provider.make_request("anvil_mine", [hex(65)])
+
+
 def ballast(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "offchain.cli", "audit", *args],
@@ -443,6 +448,7 @@ def ballast(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_clean_exit_0_and_outputs(chain, clean, tmp_path):
     node, w3, sb = chain
     address, txs = clean
+    finalize(w3)
     r = ballast("--vault", address, "--rpc-url", node.url, "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
@@ -495,6 +501,7 @@ def test_cli_clean_exit_0_and_outputs(chain, clean, tmp_path):
 def test_cli_violations_exit_1(chain, crafted, tmp_path):
     node, w3, sb = chain
     address, tx = crafted["I3-slippage"]
+    finalize(w3)
     r = ballast("--vault", address, "--rpc-url", node.url, "--out", str(tmp_path), "--no-plots")
     assert r.returncode == 1, r.stderr
     assert "I3-slippage" in r.stdout
