@@ -3,9 +3,6 @@ to single requests when a node refuses batching, request counting, both transpor
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 from eth_abi import encode
+from fake_jsonrpc import FakeJsonRpcNode, error, result
 
 from offchain.chain.rpc import (
     Rpc,
@@ -26,54 +24,25 @@ from offchain.chain.rpc import (
 from offchain.core.errors import ChainError
 
 
-class Node:
+def Node(batching: bool = True, batch_status: int = 200) -> FakeJsonRpcNode:  # noqa: N802
     """Answers ``eth_blockNumber`` with 0x10, ``boom`` with an error, anything else with its method name.
     ``batching=False``: a batch gets one error object (like nodes without batch support)."""
 
-    def __init__(self, batching: bool = True, batch_status: int = 200):
-        self.posts: list[int] = []  # size of each POST (1 for a single request)
-        outer = self
+    def one(r: dict[str, Any]) -> dict[str, Any]:
+        if r["method"] == "boom":
+            return error(r, {"code": 3, "message": "execution reverted"})
+        return result(r, "0x10" if r["method"] == "eth_blockNumber" else r["method"])
 
-        def answer(r: dict[str, Any]) -> dict[str, Any]:
-            if r["method"] == "boom":
-                return {
-                    "jsonrpc": "2.0",
-                    "id": r["id"],
-                    "error": {"code": 3, "message": "execution reverted"},
-                }
-            res = "0x10" if r["method"] == "eth_blockNumber" else r["method"]
-            return {"jsonrpc": "2.0", "id": r["id"], "result": res}
+    def answer(req: Any) -> tuple[int, Any]:
+        if not isinstance(req, list):
+            return 200, one(req)
+        if batch_status != 200:
+            return batch_status, {"error": "no"}
+        if batching:
+            return 200, [one(r) for r in reversed(req)]
+        return 200, error(None, {"code": -32600, "message": "no batch"})
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.posts.append(len(req) if isinstance(req, list) else 1)
-                status = 200
-                if isinstance(req, list):
-                    if batch_status != 200:
-                        status, ans = batch_status, {"error": "no"}
-                    elif batching:
-                        ans = [answer(r) for r in reversed(req)]
-                    else:
-                        ans = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batch"}}
-                else:
-                    ans = answer(req)
-                body = json.dumps(ans).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
-
-    def close(self) -> None:
-        self.srv.shutdown()
-        self.srv.server_close()
+    return FakeJsonRpcNode(answer)
 
 
 @pytest.fixture

@@ -1,22 +1,32 @@
-"""A fix for brownie's false "Tx dropped without known replacement" on a loaded machine (issue 10).
+"""Two fixes for brownie 1.22's false "Tx dropped without known replacement" (issues 10 and 11).
 
-The cause: brownie's confirmation thread (``TransactionReceipt._await_confirmation``) reads the
-sender's nonce, then polls the receipt once per second; if the nonce is already past the
-transaction's and that one poll finds no receipt, it marks the transaction *dropped* (status -2)
-and ``Account._make_transaction`` raises ``TransactionError``. With Anvil's automine the nonce of
-``latest`` can run ahead of the receipt index for a moment when both cores are busy, so a mined
-transaction is declared dropped. Nothing was dropped: the receipt shows up milliseconds later.
+Both follow from brownie's own code (``brownie/network/transaction.py`` and ``account.py``); both
+were seen in fresh-clone runs on a loaded 2-core machine.
 
-The fix keeps brownie's logic and adds the missing check: before a "dropped" verdict is published,
-the receipt is polled for up to ``GRACE_S`` seconds; if it appears, confirmation runs again and
-finds it. A transaction that really vanished is still reported as dropped, just later.
+**1. The nonce runs ahead of the receipt.** The confirmation thread
+(``TransactionReceipt._await_confirmation``) reads the sender's nonce, then polls the receipt once a
+second; if the nonce is already past the transaction's and that one poll finds no receipt, it marks
+the transaction *dropped* (status -2). With Anvil's automine the nonce of ``latest`` can run ahead of
+the receipt index for a moment when both cores are busy. Fix: before a "dropped" verdict is
+published, the receipt is polled for up to ``GRACE_S`` seconds; if it shows up, confirmation runs
+again and finds it. A transaction that really vanished is still reported dropped, just later.
 
-A second path to the same false verdict was seen after that fix (fresh clone, issue 11 merge):
-when a receipt confirms, brownie marks every *other* history entry with the same (sender, nonce)
-dropped, and evm_revert (the tests' isolation) reuses nonces. So the account-level wait is guarded
-too: before "Tx dropped without known replacement" is raised, the chain is asked for the
-transaction's own receipt, and a mined transaction is confirmed and returned. Both causes are
-inferred from brownie 1.22.2's code; neither was reproduced on demand.
+**2. A confirmation thread outlives its wait and marks a *later* transaction dropped.** The thread
+sets the receipt's ``_confirmed`` event *first* and only then walks ``TxHistory`` marking every other
+entry with the same (sender, nonce) dropped. The sender's wait returns at the event, so the test goes
+on while the thread is still to walk the history. When the test ends, ``fn_isolation`` reverts the
+chain (evm_revert), which hands the same nonces out again; if the late thread walks the history only
+after the next test has sent its transaction with the reused nonce, it marks that fresh, pending
+transaction dropped and sets its event, and brownie raises (the old receipt was reverted away, so
+there is "no known replacement"), or returns a receipt that never confirmed (status -2, timestamp
+None). Fix: a confirmation thread is *settled* (joined, so its history walk is done) before
+
+- the sender's wait returns its receipt (``Account._await_confirmation``), and
+- any other transaction enters the history, and
+- brownie reverts or resets the chain (``Chain._revert``, ``Chain.reset``).
+
+So no thread from before a revert can touch a transaction sent after it. The patch changes no
+verdict brownie reaches on a quiet machine; it only orders brownie's own steps.
 """
 
 from __future__ import annotations
@@ -25,14 +35,22 @@ import threading
 import time
 from typing import Any
 
-from brownie.exceptions import TransactionError
 from brownie.network.account import _PrivateKeyAccount
+from brownie.network.state import Chain
 from brownie.network.transaction import Status, TransactionReceipt
 from brownie.network.web3 import web3
 from web3.exceptions import TransactionNotFound
 
 GRACE_S = 10.0
-_original = TransactionReceipt._await_confirmation
+SETTLE_S = 60.0  # a confirmation thread on an automining node ends within a second or two
+
+_original_receipt_wait = TransactionReceipt._await_confirmation
+_original_account_wait = _PrivateKeyAccount._await_confirmation
+_original_revert = Chain._revert
+_original_reset = Chain.reset
+
+_inflight: dict[threading.Thread, str] = {}  # running confirmation threads -> their txid
+_inflight_lock = threading.Lock()
 
 
 def _receipt_visible(txid: str) -> bool:
@@ -43,14 +61,26 @@ def _receipt_visible(txid: str) -> bool:
     return receipt is not None and receipt["blockHash"] is not None
 
 
-def _await_confirmation(self: TransactionReceipt, block_number: Any = None, required_confs: int = 1) -> None:
+def _receipt_wait(self: TransactionReceipt, block_number: Any = None, required_confs: int = 1) -> None:
+    me = threading.current_thread()
+    with _inflight_lock:
+        _inflight[me] = self.txid
+    try:
+        _confirm_with_grace(self, block_number, required_confs)
+    finally:
+        with _inflight_lock:
+            _inflight.pop(me, None)
+
+
+def _confirm_with_grace(self: TransactionReceipt, block_number: Any, required_confs: int) -> None:
+    """Fix 1: brownie's confirmation, re-run while the receipt shows up within GRACE_S of a 'dropped'."""
     published = self._confirmed
     deadline = time.monotonic() + GRACE_S
     while True:
         held = threading.Event()  # brownie sets this instead of the event the sender waits on
         self._confirmed = held
         try:
-            _original(self, block_number, required_confs)
+            _original_receipt_wait(self, block_number, required_confs)
         finally:
             self._confirmed = published
         if self.status != Status.Dropped:
@@ -64,42 +94,35 @@ def _await_confirmation(self: TransactionReceipt, block_number: Any = None, requ
         published.set()
 
 
-_original_account_wait = _PrivateKeyAccount._await_confirmation
+def settle(*, except_txid: str | None = None) -> None:
+    """Fix 2: join every running confirmation thread (but the caller's own, and ``except_txid``'s)."""
+    me = threading.current_thread()
+    with _inflight_lock:
+        threads = [t for t, txid in _inflight.items() if t is not me and txid != except_txid]
+    for thread in threads:
+        thread.join(SETTLE_S)
 
 
-def _account_await_confirmation(
-    self: _PrivateKeyAccount, receipt: TransactionReceipt, required_confs: int, *args: Any
-) -> TransactionReceipt:
-    """Brownie's account-level wait, with a second guard: a receipt can also be marked dropped by
-    *another* receipt of the same (sender, nonce) confirming (brownie marks every other history entry
-    with that nonce dropped), which happens when evm_revert (test isolation) reuses a nonce. Before
-    "Tx dropped without known replacement" is raised, the chain is asked for this transaction's own
-    receipt; if it was mined, its confirmation runs again and it is returned."""
-    try:
-        return _original_account_wait(self, receipt, required_confs, *args)
-    except TransactionError as exc:
-        if "dropped without known replacement" not in str(exc) or not _wait_visible(receipt.txid):
-            raise
-        receipt.status = Status.Pending
-        receipt._confirmed = threading.Event()
-        TransactionReceipt._await_confirmation(receipt, required_confs=max(1, required_confs))
-        if receipt.status == Status.Dropped:
-            raise
-        return receipt
+def _account_wait(self: _PrivateKeyAccount, receipt: TransactionReceipt, *args: Any) -> TransactionReceipt:
+    settle(except_txid=receipt.txid)  # earlier threads finish their history walk before this tx joins it
+    result = _original_account_wait(self, receipt, *args)
+    settle()  # and this one's walk is done before the caller goes on (and maybe reverts)
+    return result
 
 
-def _wait_visible(txid: str) -> bool:
-    deadline = time.monotonic() + GRACE_S
-    while not _receipt_visible(txid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
+def _chain_revert(self: Chain, *args: Any, **kwargs: Any) -> Any:
+    settle()
+    return _original_revert(self, *args, **kwargs)
+
+
+def _chain_reset(self: Chain, *args: Any, **kwargs: Any) -> Any:
+    settle()
+    return _original_reset(self, *args, **kwargs)
 
 
 def install() -> None:
     """Patch brownie once (idempotent)."""
-    if TransactionReceipt._await_confirmation is not _await_confirmation:
-        TransactionReceipt._await_confirmation = _await_confirmation
-    if _PrivateKeyAccount._await_confirmation is not _account_await_confirmation:
-        _PrivateKeyAccount._await_confirmation = _account_await_confirmation
+    TransactionReceipt._await_confirmation = _receipt_wait
+    _PrivateKeyAccount._await_confirmation = _account_wait
+    Chain._revert = _chain_revert
+    Chain.reset = _chain_reset

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from brownie.network.web3 import web3 as brownie_web3
 
 from offchain.chain.node import Sender
 from offchain.chain.vault import build_trades, lens_contract, read_state, router_contract
@@ -43,6 +44,35 @@ DEFAULT_WEIGHTS = (4_000, 3_000, 2_000, 1_000)  # bps
 # so the fixtures' two-day warps followed by ``refresh_feeds`` behave as before issue 9.
 DEFAULT_MAX_AGE = 86_400
 DEFAULT_SEQUENCER_GRACE = 3_600
+
+
+def chain_now(web3: Any) -> int:
+    """The contract tests' one clock: the latest block's timestamp, what the vault's views compare with.
+
+    Not brownie's ``chain.time()``: that is wall time plus an offset brownie keeps itself and restores
+    from its own bookkeeping on ``evm_revert``. Anvil's clock does not follow it: blocks mined faster
+    than one a second run ahead of wall time, so after a revert brownie's clock can be ahead of the
+    chain's or behind it by seconds to minutes, and a relative ``chain.sleep(eta - chain.time())``
+    lands short of an eta (seen: "vault: timelock" in test_admin on a loaded machine)."""
+    return int(web3.eth.get_block("latest")["timestamp"])
+
+
+def warp_to(chain: Any, timestamp: int) -> None:
+    """Mine one block at exactly ``timestamp`` (``evm_setNextBlockTimestamp``, then brownie's
+    ``chain.mine()``, which also resyncs brownie's clock from that block; Anvil keeps its clock going
+    from there). Absolute, so it cannot land short the way a relative sleep can. A time not after the
+    latest block mines at the next second: the chain's clock never goes back."""
+    at = max(int(timestamp), chain_now(brownie_web3) + 1)
+    answer = brownie_web3.provider.make_request("evm_setNextBlockTimestamp", [at])
+    if "error" in answer:
+        raise RuntimeError(f"evm_setNextBlockTimestamp({at}): {answer['error']}")
+    chain.mine()
+
+
+@pytest.fixture(scope="session")
+def now(web3):
+    """``now()``: the latest block's timestamp (``chain_now``)."""
+    return lambda: chain_now(web3)
 
 
 @pytest.fixture(autouse=True)
@@ -148,9 +178,17 @@ class Basket:
     def _w3_token(self, i: int) -> Any:
         return self.web3.eth.contract(address=self.tokens[i].address, abi=self.tokens[i].abi)
 
+    def now(self) -> int:
+        """The chain's clock: the latest block's timestamp (see ``chain_now``)."""
+        return chain_now(self.web3)
+
+    def warp_to(self, timestamp: int) -> None:
+        """Mine one block at exactly ``timestamp`` (see ``warp_to``)."""
+        warp_to(self.chain, timestamp)
+
     def warp(self, seconds: int) -> None:
-        self.chain.sleep(seconds)
-        self.chain.mine()
+        """Mine one block ``seconds`` after the latest one."""
+        self.warp_to(self.now() + seconds)
 
     def move(self, i: int, factor_bps: int, warp: int = 2 * 86_400) -> None:
         """Advance time, scale asset i's price by factor_bps/10_000, refresh feeds, align pools."""
@@ -171,7 +209,7 @@ class Basket:
         return [t.as_tuple() for t in build_trades(self.state(), router, **kwargs)]
 
     def deadline(self, ahead: int = 600) -> int:
-        return self.chain.time() + ahead
+        return self.now() + ahead
 
     def rebalance(self, trades: list[tuple] | None = None, sender: Any = None) -> Any:
         trades = self.propose() if trades is None else trades

@@ -3,55 +3,29 @@ no retry of reverts, batch answers in order, revert data decoded."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-
 import pytest
 from eth_abi import encode
+from fake_jsonrpc import FakeJsonRpcNode, error, result
 
 from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable, decode_revert
 
 
-class FakeNode:
-    def __init__(self, script: list[object]):
-        self.script = list(script)
-        self.calls = 0
-        outer = self
+def FakeNode(script: list[object]) -> FakeJsonRpcNode:  # noqa: N802
+    """A node that plays ``script``, one step per POST: an int is a bare HTTP status, "ok" answers
+    (a batch in reverse order, each item with its method name), a dict is a JSON-RPC error."""
+    steps = list(script)
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.calls += 1
-                step = outer.script.pop(0) if outer.script else "ok"
-                if isinstance(step, int):
-                    self.send_response(step)
-                    self.end_headers()
-                    return
-                if step == "ok":
-                    ans: object = (
-                        [{"jsonrpc": "2.0", "id": r["id"], "result": r["method"]} for r in reversed(req)]
-                        if isinstance(req, list)
-                        else {"jsonrpc": "2.0", "id": req["id"], "result": "0x1"}
-                    )
-                else:
-                    ans = {"jsonrpc": "2.0", "id": req["id"], "error": step}
-                body = json.dumps(ans).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def answer(req: object) -> tuple[int, object]:
+        step = steps.pop(0) if steps else "ok"
+        if isinstance(step, int):
+            return step, None
+        if step != "ok":
+            return 200, error(req, step)
+        if isinstance(req, list):
+            return 200, [result(r, r["method"]) for r in reversed(req)]
+        return 200, result(req, "0x1")
 
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
-
-    def close(self) -> None:
-        self.srv.shutdown()
-        self.srv.server_close()
+    return FakeJsonRpcNode(answer)
 
 
 @pytest.fixture

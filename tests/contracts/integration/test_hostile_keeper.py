@@ -45,7 +45,7 @@ def _answers(base: list[int], t: int) -> list[int]:
 def _hostile_run(b, keeper, per_step: int) -> tuple[list[Record], dict]:
     v = b.vault
     base = b.prices
-    start, start_last = b.chain.time(), v.last_rebalance()
+    start, start_last = b.now(), v.last_rebalance()
     records: list[Record] = []
     stats = {"attempts": 0, "refused_all": 0}
     for step in range(1, DAYS * DAY // STEP + 1):
@@ -75,7 +75,7 @@ def _hostile_run(b, keeper, per_step: int) -> tuple[list[Record], dict]:
                 )
             )
             b.chain.sleep(1)
-    stats.update(start=start, start_last=start_last, end=b.chain.time())
+    stats.update(start=start, start_last=start_last, end=b.now())
     return records, stats
 
 
@@ -107,7 +107,7 @@ def _check_promise(b, records, stats, label):
     )
     # the vault's own bucket agrees with the replay from its events
     b.chain.mine()
-    now = b.web3.eth.get_block("latest")["timestamp"]  # the views run at the latest block's time
+    now = b.now()  # the views run at the latest block's time
     assert v.loss_budget_used() == model_loss_used(records, budget_bps, window, stats["start_last"], now)
     return total_loss, bound
 

@@ -554,7 +554,7 @@ def oracle_rig(
     SequencerUptimeFeedDouble,
     ERC20Double,
     RebalancingVault,
-    chain,
+    now,
 ):
     """A 3-asset vault on three FaultyAggregatorDoubles (8, 18 and 0 decimals) and an L2 sequencer
     uptime feed (grace 1 h), with a small deposit so its values are not zero."""
@@ -563,7 +563,7 @@ def oracle_rig(
         FaultyAggregatorDouble.deploy(d, f"O{i} / USD", 10**d, {"from": owner})
         for i, d in enumerate(ORACLE_DECIMALS)
     ]
-    seq = SequencerUptimeFeedDouble.deploy(chain.time() - 10 * 86_400, {"from": owner})
+    seq = SequencerUptimeFeedDouble.deploy(now() - 10 * 86_400, {"from": owner})
     args = make_vault_args(
         tokens,
         feeds,
@@ -622,14 +622,14 @@ SEQUENCER_STATES = ["up", "up", "up", "grace-edge", "down", "started-0", "future
 )
 @settings(PROFILE, max_examples=40)
 def test_oracle_state_equals_model_read_feed_on_raw_answers(
-    oracle_rig, owner, keeper, chain, web3, behaviours, seq_state, edge
+    oracle_rig, owner, keeper, chain, web3, now, behaviours, seq_state, edge
 ):
     """oracle_state() == model.read_feed(raw latestRoundData bytes) for normal, stale, incomplete,
     non-positive, huge, reverting, short and garbled answers, with the sequencer up, in grace,
     down or broken (model.sequencer_up); the views never revert, and rebalance refuses with the
     model's reason (check_trades with the statuses)."""
     r, tx = oracle_rig, {"from": owner}
-    t0 = chain.time()
+    t0 = now()
     for feed, (mode, arg) in zip(r.feeds, behaviours, strict=True):
         if mode == "round":
             rid, answer, updated, air = arg

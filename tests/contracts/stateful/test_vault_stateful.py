@@ -452,7 +452,7 @@ class VaultMachine:
         v, b = self.vault, self.basket
         owner = b.owner
         name, k = action
-        now = b.chain.time()
+        now = b.now()
         pending = [tuple(int(x) for x in c) for c in v.pending_changes()]
         if name == "queue":
             setter, value = OWNER_LOOSENINGS[k]

@@ -17,7 +17,7 @@ def _set(basket, setter, value, sender):
     if "ChangeQueued" in tx.events:
         ev = tx.events["ChangeQueued"]
         assert ev["eta"] == tx.timestamp + basket.vault.target_delay()
-        basket.warp(ev["eta"] - basket.chain.time())
+        basket.warp_to(ev["eta"])
         tx = basket.vault.apply_change(ev["kind"], {"from": sender})
     return tx
 

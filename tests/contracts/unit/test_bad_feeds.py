@@ -60,7 +60,7 @@ def rig(
         FaultyAggregatorDouble.deploy(8, f"TK{i} / USD", int(f.latestAnswer()), {"from": owner})
         for i, f in enumerate(base.feeds)
     ]
-    sequencer = SequencerUptimeFeedDouble.deploy(chain.time() - 10 * DAY, {"from": owner})
+    sequencer = SequencerUptimeFeedDouble.deploy(base.now() - 10 * DAY, {"from": owner})
     funded_vault = _deploy(base, feeds, RebalancingVault, owner, keeper, guardian, sequencer, GRACE)
     empty_vault = _deploy(base, feeds, RebalancingVault, owner, keeper, guardian, sequencer, GRACE)
     b = dataclasses.replace(base, vault=funded_vault, feeds=feeds)
@@ -184,14 +184,8 @@ SEQUENCER_FAULTS = {
 }
 
 
-def _chain_now(b) -> int:
-    """The latest block's time: what the vault's views compare with. brownie's ``chain.time()`` is
-    wall time plus brownie's own offset, which can drift from Anvil's clock after snapshot reverts."""
-    return int(b.web3.eth.get_block("latest")["timestamp"])
-
-
 def _apply_sequencer(b, sequencer, fault):
-    SEQUENCER_FAULTS[fault](sequencer, _chain_now(b), {"from": b.owner})
+    SEQUENCER_FAULTS[fault](sequencer, b.now(), {"from": b.owner})
 
 
 @pytest.mark.parametrize("fault", list(SEQUENCER_FAULTS))
@@ -214,7 +208,7 @@ def test_sequencer_fault_refuses_rebalance_and_first_deposit(rig, alice, fault):
 
 def test_sequencer_back_after_grace_restores_rebalance(rig, alice):
     b, _, sequencer, _, _ = rig
-    now = _chain_now(b)
+    now = b.now()
     sequencer.update_status(True, now - 2 * GRACE, {"from": b.owner})
     sequencer.update_status(False, now - GRACE + 30, {"from": b.owner})
     assert tuple(b.vault.needs_rebalance()) == (False, 0)

@@ -95,12 +95,10 @@ def test_queued_loosening_applies_only_after_eta_by_anyone(basket, owner, attack
     getter = getattr(v, setter[4:])
     old = getter()
     eta = getattr(v, setter)(loose, {"from": owner}).events["ChangeQueued"]["eta"]
-    basket.chain.sleep(eta - basket.chain.time() - 30)
-    basket.chain.mine()
+    basket.warp_to(eta - 30)
     with brownie.reverts("vault: timelock"):
         v.apply_change(_kind(setter), {"from": attacker})
-    basket.chain.sleep(60)
-    basket.chain.mine()
+    basket.warp_to(eta + 30)
     tx = v.apply_change(_kind(setter), {"from": attacker})
     assert getter() == loose
     ev = tx.events["ParameterChanged"]

@@ -22,21 +22,21 @@ def test_rebalance_rejects_stale_feed(drifted):
     feed = drifted.feeds[3]
     # issue 9: each feed's own max age from the deployment (no 24 h default): one second past it
     age = drifted.vault.get_max_ages()[3]
-    feed.set_answer_at(drifted.prices[3], drifted.chain.time() - age - 1, {"from": drifted.owner})
+    feed.set_answer_at(drifted.prices[3], drifted.now() - age - 1, {"from": drifted.owner})
     with brownie.reverts("vault: stale price"):
         drifted.rebalance(trades)
 
 
 def test_rebalance_rejects_future_timestamp(drifted):
     trades = drifted.propose()
-    drifted.feeds[0].set_answer_at(drifted.prices[0], drifted.chain.time() + 3_600, {"from": drifted.owner})
+    drifted.feeds[0].set_answer_at(drifted.prices[0], drifted.now() + 3_600, {"from": drifted.owner})
     with brownie.reverts("vault: stale price"):
         drifted.rebalance(trades)
 
 
 def test_rebalance_rejects_incomplete_round(drifted):
     trades = drifted.propose()
-    now = drifted.chain.time()
+    now = drifted.now()
     # answeredInRound < roundId: the answer was carried over from an earlier round
     drifted.feeds[1].set_round(100, drifted.prices[1], now, now, 99, {"from": drifted.owner})
     with brownie.reverts("vault: incomplete round"):
@@ -55,7 +55,7 @@ def test_per_feed_max_age_matches_heartbeat(drifted, owner):
     drifted.vault.set_max_age(drifted.feeds[2], 600, {"from": owner})
     drifted.warp(601)
     drifted.refresh_feeds()
-    drifted.feeds[2].set_answer_at(drifted.prices[2], drifted.chain.time() - 601, {"from": owner})
+    drifted.feeds[2].set_answer_at(drifted.prices[2], drifted.now() - 601, {"from": owner})
     with brownie.reverts("vault: stale price"):
         drifted.vault.rebalance(trades, drifted.deadline(), {"from": drifted.keeper})
 

@@ -101,7 +101,7 @@ def test_rebalance_reverts_when_paused(drifted, guardian):
 def test_rebalance_reverts_after_deadline(drifted):
     trades = drifted.propose()
     with brownie.reverts("vault: expired"):
-        drifted.vault.rebalance(trades, drifted.chain.time() - 1, {"from": drifted.keeper})
+        drifted.vault.rebalance(trades, drifted.now() - 1, {"from": drifted.keeper})
 
 
 def test_rebalance_reverts_with_no_trades(drifted):

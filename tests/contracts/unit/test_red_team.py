@@ -20,7 +20,7 @@ def test_raising_the_delay_also_delays_changes_queued_before(basket, owner, atta
     v = basket.vault
     v.set_max_slippage_bps(1_000, {"from": owner})  # a loosening: queued for the current 1 day
     v.queue_target_weights([0, 0, 0, 10_000], {"from": owner})
-    queued_at = brownie.chain.time()
+    queued_at = basket.now()
     v.set_target_delay(30 * DAY, {"from": owner})  # a tightening: immediate
     assert v.target_delay() == 30 * DAY
     pending = _pending(v)
