@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from brownie.network.web3 import web3 as brownie_web3
 
 from offchain.chain.node import Sender
 from offchain.chain.vault import build_trades, lens_contract, read_state, router_contract
@@ -57,13 +56,13 @@ def chain_now(web3: Any) -> int:
     return int(web3.eth.get_block("latest")["timestamp"])
 
 
-def warp_to(chain: Any, timestamp: int) -> None:
+def warp_to(web3: Any, chain: Any, timestamp: int) -> None:
     """Mine one block at exactly ``timestamp`` (``evm_setNextBlockTimestamp``, then brownie's
     ``chain.mine()``, which also resyncs brownie's clock from that block; Anvil keeps its clock going
     from there). Absolute, so it cannot land short the way a relative sleep can. A time not after the
     latest block mines at the next second: the chain's clock never goes back."""
-    at = max(int(timestamp), chain_now(brownie_web3) + 1)
-    answer = brownie_web3.provider.make_request("evm_setNextBlockTimestamp", [at])
+    at = max(int(timestamp), chain_now(web3) + 1)
+    answer = web3.provider.make_request("evm_setNextBlockTimestamp", [at])
     if "error" in answer:
         raise RuntimeError(f"evm_setNextBlockTimestamp({at}): {answer['error']}")
     chain.mine()
@@ -184,7 +183,7 @@ class Basket:
 
     def warp_to(self, timestamp: int) -> None:
         """Mine one block at exactly ``timestamp`` (see ``warp_to``)."""
-        warp_to(self.chain, timestamp)
+        warp_to(self.web3, self.chain, timestamp)
 
     def warp(self, seconds: int) -> None:
         """Mine one block ``seconds`` after the latest one."""

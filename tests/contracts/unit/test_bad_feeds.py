@@ -51,7 +51,6 @@ def rig(
     keeper,
     guardian,
     alice,
-    chain,
 ):
     """Two vaults on the same faulty feeds and sequencer feed: one funded and drifted (a
     rebalance is due), one empty (its first deposit reads the feeds)."""
