@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import re
 import shutil
-import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -111,17 +113,14 @@ def anvil_binary() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_LISTENING = re.compile(r"Listening on [0-9.]+:([0-9]+)")
 
 
 class Anvil:
     """A local Anvil node for the life of a ``with`` block (or ``start()``/``stop()``)."""
 
     def __init__(self, port: int | None = None, chain_id: int = 31337, extra_args: tuple[str, ...] = ()):
-        self.port = port or free_port()
+        self.port = port  # None: the OS picks one at start() (see start)
         self.chain_id = chain_id
         self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
@@ -131,33 +130,69 @@ class Anvil:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> Anvil:
+        """Start the node and wait until it answers. Without a fixed port the node binds port 0 and
+        reports the port the OS gave it ("Listening on ..."), so two processes starting nodes at the
+        same moment (pytest-xdist workers) can never pick the same port or talk to each other's node."""
+        fixed = self.port is not None
         cmd = [
             anvil_binary(),
             "--port",
-            str(self.port),
+            str(self.port if fixed else 0),
             "--chain-id",
             str(self.chain_id),
             "--gas-limit",
             "30000000",
-            "--silent",
+            *(("--silent",) if fixed else ()),
             *self.extra_args,
         ]
         log.debug("starting %s", " ".join(cmd))
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 5}))
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL if fixed else subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout
+        if not fixed:
+            self.port = self._bound_port(deadline)
+        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 5}))
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise ChainError(f"anvil exited at start-up: {err.strip()[:300]}")
+                raise ChainError(f"anvil exited at start-up: {self._stderr()}")
             try:
                 if w3.is_connected():
+                    if not fixed:  # the banner is read; no per-request log lines from here on
+                        w3.provider.make_request("anvil_setLoggingEnabled", [False])
                     return self
             except Exception:  # noqa: BLE001 - still starting
                 pass
             time.sleep(0.05)
         self.stop()
         raise ChainError(f"anvil did not answer on {self.url} within {timeout:.0f} s")
+
+    def _bound_port(self, deadline: float) -> int:
+        """The port in anvil's "Listening on 127.0.0.1:PORT" line; its stdout is drained after it."""
+        assert self.proc is not None and self.proc.stdout is not None
+        found: queue.Queue[int | None] = queue.Queue()
+
+        def read(stream: Any) -> None:
+            for raw in iter(stream.readline, b""):
+                match = _LISTENING.search(raw.decode(errors="replace"))
+                if match:
+                    found.put(int(match.group(1)))
+            found.put(None)  # EOF: anvil exited before it listened (or after, harmlessly)
+
+        threading.Thread(target=read, args=(self.proc.stdout,), daemon=True, name="anvil-stdout").start()
+        try:
+            port = found.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            port = None
+        if port is None:
+            err = self._stderr() if self.proc.poll() is not None else "no 'Listening on' line"
+            self.stop()
+            raise ChainError(f"anvil did not start: {err}")
+        return port
+
+    def _stderr(self) -> str:
+        err = self.proc.stderr.read().decode() if self.proc and self.proc.stderr else ""
+        return err.strip()[:300]
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -176,8 +211,20 @@ class Anvil:
 
 
 def connect(url: str, timeout: float = 10.0) -> Web3:
-    """A Web3 connected to ``url``; one clear ChainError if the node does not answer."""
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    """A Web3 connected to ``url``; one clear ChainError if the node does not answer.
+
+    Only ``eth_chainId`` is cached (web3's request cache, limited to that method): web3's
+    validation middleware asks it before every call, estimate and send, about half of all
+    requests. A node's chain id is fixed; the keeper and the auditor check it once, at start.
+    Nothing block- or state-dependent is cached."""
+    w3 = Web3(
+        Web3.HTTPProvider(
+            url,
+            request_kwargs={"timeout": timeout},
+            cache_allowed_requests=True,
+            cacheable_requests={"eth_chainId"},
+        )
+    )
     try:
         w3.eth.chain_id  # noqa: B018 - probe
     except Exception as exc:  # noqa: BLE001 - any transport failure

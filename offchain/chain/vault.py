@@ -262,29 +262,15 @@ def build_trades(
     """The one trade builder: trades that take the vault toward target, bounded by oracle and quote.
 
     The keeper's production path and the tests both call it. The plan is ``policy.plan`` (any
-    ``offchain.quant.policies`` policy) or, without one, ``model.plan_trades`` with ``band_bps``; both
+    ``offchain.quant.policies`` policy) or, without one, ``model.plan_vault`` with ``band_bps``; both
     respect the vault's rooms, tolerance and loss budget left. Quotes come from ``router`` (a
     contract, or a batched ``Quoter``); see ``bound_trades`` for ``min_amount_out`` and the errors.
     """
+    vault = state.to_model()
     if policy is not None:
-        planned = policy.plan(state.to_model(), fee_bps=fee_bps)
-    else:  # ``model.plan_vault``'s plan from the fields every state has: a sandbox/replayed state
-        # (offchain.devnet.sandbox) leaves feed_status, loss_window etc. None, so ``to_model`` can't run
-        planned = model.plan_trades(
-            state.holdings,
-            state.prices,
-            state.decimals,
-            state.target_weights,
-            band_bps=band_bps,
-            fee_bps=fee_bps,
-            max_trade_bps=state.max_trade_bps,
-            tolerance_bps=state.tolerance_bps or 0,
-            loss_room=model.loss_room_value(
-                state.loss_budget_used,
-                state.loss_budget_bps,
-                sum(model.asset_values(state.holdings, state.prices, state.decimals)),
-            ),
-        )
+        planned = policy.plan(vault, fee_bps=fee_bps)
+    else:
+        planned = model.plan_vault(vault, band_bps=band_bps, fee_bps=fee_bps)
     if not planned:
         return []
     quoter = router if callable(router) and not isinstance(router, Contract) else router_quoter(router, block)

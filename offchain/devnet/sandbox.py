@@ -7,7 +7,6 @@ tokens, sets feed answers and arbitrages the pools to the feeds, then lets a kee
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +14,11 @@ from typing import Any
 from web3 import Web3
 
 from offchain.chain.node import Sender
-from offchain.chain.vault import VaultState, build_trades
+from offchain.chain.vault import VaultState, build_trades, read_state
 from offchain.core import model
 from offchain.devnet.localstack import (
     DEFAULT_TOKENS,
     DEFAULT_WEIGHTS,
-    FEED_DECIMALS,
     LocalStack,
     TokenSpec,
     deploy_local_stack,
@@ -119,27 +117,8 @@ class Sandbox:
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
     def state(self, vault: Any = None) -> VaultState:
-        """What ``build_trades`` reads, from the vault's own views and the feeds (no lens)."""
-        v = (vault or self.vault).functions
-        rounds = [f.functions.latestRoundData().call() for f in self.stack.feeds]
-        fields: dict[str, Any] = {f.name: None for f in dataclasses.fields(VaultState)}
-        fields.update(
-            assets=v.get_assets().call(),
-            holdings=v.get_holdings().call(),
-            prices=[model.normalise_price(r[1], FEED_DECIMALS) for r in rounds],
-            decimals=[s.decimals for s in self.stack.specs],
-            target_weights=v.get_target_weights().call(),
-            max_slippage_bps=v.max_slippage_bps().call(),
-            max_trade_bps=v.max_trade_bps().call(),
-            tolerance_bps=v.tolerance_bps().call(),
-        )
-        try:  # the real vault's loss budget; a crafted double has none: plan without that cap
-            fields.update(
-                loss_budget_used=v.loss_budget_used().call(), loss_budget_bps=v.loss_budget_bps().call()
-            )
-        except Exception:  # noqa: BLE001 - the double lacks the views
-            fields.update(loss_budget_used=0, loss_budget_bps=model.PARAM_BOUNDS["loss_budget_bps"][1])
-        return VaultState(**fields)
+        """What the keeper reads: ``VaultLens.state(vault)`` through ``read_state``."""
+        return read_state((vault or self.vault).address, self.stack.lens)
 
     def trades(self, vault: Any = None, band_bps: int = 10) -> list[tuple[str, str, int, int]]:
         """The keeper's trades for ``vault`` now (``offchain.chain.vault.build_trades``)."""

@@ -39,14 +39,16 @@ def _second_keeper_allowed(env: Env, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(KEY4_ENV, DEV_KEY_4)
     addr = Account.from_key(DEV_KEY_4).address
     vault, owner = env.stack.vault, env.w3.eth.accounts[0]
-    vault.functions.set_keeper(addr, True).transact({"from": owner})
+    env.w3.eth.wait_for_transaction_receipt(vault.functions.set_keeper(addr, True).transact({"from": owner}))
     (eta,) = [int(c[2]) for c in vault.functions.pending_changes().call() if int(c[0]) == KEEPER_CHANGE]
     env.advance(2 * 86_400)
     latest = env.w3.eth.get_block("latest")["timestamp"]
     if latest < eta:  # the clock is not wall time + offset on every run: mine at the eta itself
         env.rpc("evm_setNextBlockTimestamp", eta)
         env.rpc("evm_mine")
-    vault.functions.apply_change(KEEPER_CHANGE).transact({"from": owner})
+    env.w3.eth.wait_for_transaction_receipt(
+        vault.functions.apply_change(KEEPER_CHANGE).transact({"from": owner})
+    )
     assert vault.functions.is_keeper(addr).call()
     return addr
 
