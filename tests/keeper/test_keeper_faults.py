@@ -68,9 +68,7 @@ def test_reverted_transaction_is_logged_with_reason_and_not_retried_blindly(env:
     vault.functions.pause().transact({"from": guardian, **tip})
     env.rpc("evm_mine")
     env.rpc("evm_setAutomine", True)
-    env.w3.eth.wait_for_transaction_receipt(
-        vault.functions.unpause().transact({"from": env.w3.eth.accounts[0]})
-    )
+    env.deployer.transact(vault.functions.unpause())  # the owner; waits for the receipt
     k.cycle()
     reverted = [e for e in env.events() if e["action"] == "failed" and e.get("kind") == "reverted"]
     assert len(reverted) == 1
@@ -199,10 +197,7 @@ def test_killed_keeper_restarted_never_double_submits(env: Env, kill_at: str):
 
 
 def test_circuit_breaker_stops_after_consecutive_failures(env: Env):
-    revoke = env.stack.vault.functions.set_keeper(env.keeper_addr, False).transact(
-        {"from": env.w3.eth.accounts[0]}
-    )
-    env.w3.eth.wait_for_transaction_receipt(revoke)
+    env.deployer.transact(env.stack.vault.functions.set_keeper(env.keeper_addr, False))
     env.advance(2 * 86_400)
     env.move({1: 1.35, 3: 0.75})
     k = env.keeper(max_failures=3)

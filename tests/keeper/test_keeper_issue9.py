@@ -28,11 +28,8 @@ def test_lens_state_carries_loss_budget_and_pending_changes(env: Env):
     p = model.Params()
     assert (st.loss_budget_bps, st.loss_window, st.loss_budget_used) == (p.loss_budget_bps, p.loss_window, 0)
     assert st.pending_changes == [] and st.params == p
-    vault, owner = env.stack.vault, env.w3.eth.accounts[0]
-    # a loosening: queued. Mined before the keeper reads (Anvil automines after eth_sendTransaction returns)
-    env.w3.eth.wait_for_transaction_receipt(
-        vault.functions.set_max_slippage_bps(200).transact({"from": owner})
-    )
+    vault = env.stack.vault
+    env.deployer.transact(vault.functions.set_max_slippage_bps(200))  # a loosening: queued (mined)
     (st,) = k.read_states()
     ts = env.w3.eth.get_block("latest")["timestamp"]
     assert [tuple(c) for c in st.pending_changes] == [(2, 200, ts + p.target_delay)]

@@ -38,17 +38,15 @@ def _second_keeper_allowed(env: Env, monkeypatch: pytest.MonkeyPatch) -> str:
     """Make Anvil's dev account #4 a keeper of the vault too (queued, then applied after the timelock)."""
     monkeypatch.setenv(KEY4_ENV, DEV_KEY_4)
     addr = Account.from_key(DEV_KEY_4).address
-    vault, owner = env.stack.vault, env.w3.eth.accounts[0]
-    env.w3.eth.wait_for_transaction_receipt(vault.functions.set_keeper(addr, True).transact({"from": owner}))
+    vault = env.stack.vault
+    env.deployer.transact(vault.functions.set_keeper(addr, True))  # the owner; waits for the receipt
     (eta,) = [int(c[2]) for c in vault.functions.pending_changes().call() if int(c[0]) == KEEPER_CHANGE]
     env.advance(2 * 86_400)
     latest = env.w3.eth.get_block("latest")["timestamp"]
     if latest < eta:  # the clock is not wall time + offset on every run: mine at the eta itself
         env.rpc("evm_setNextBlockTimestamp", eta)
         env.rpc("evm_mine")
-    env.w3.eth.wait_for_transaction_receipt(
-        vault.functions.apply_change(KEEPER_CHANGE).transact({"from": owner})
-    )
+    env.deployer.transact(vault.functions.apply_change(KEEPER_CHANGE))
     assert vault.functions.is_keeper(addr).call()
     return addr
 
