@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 BROWNIE := $(VENV)/bin/brownie
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
-# pytest-xdist workers for `make test` (brownie gives worker N the port 8545+N; scheduling is by file).
+# pytest-xdist workers for `make test` (brownie gives worker N the port 8545+N; scheduling is by file,
+# slowest files first: tests/conftest.py SLOW_FILES).
 TEST_WORKERS ?= 2
 # CI sets CI=true: use a fixed hypothesis profile there (see tests/conftest.py).
 export BALLAST_HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
@@ -39,7 +40,7 @@ demo: install
 
 test: install lint
 	$(BROWNIE) compile
-	$(BROWNIE) test tests/ -n $(TEST_WORKERS) -p no:cacheprovider
+	$(BROWNIE) test tests/ -n $(TEST_WORKERS) --no-loadscope-reorder -p no:cacheprovider
 
 test-contracts: install
 	$(BROWNIE) test tests/contracts

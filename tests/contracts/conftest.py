@@ -29,9 +29,12 @@ from offchain.devnet.market import arbitrage_pair
 
 sys.path.insert(0, os.path.dirname(__file__))
 import brownie_receipts  # noqa: E402
+import brownie_undo  # noqa: E402
 
 # brownie's false "Tx dropped without known replacement" under load (brownie_receipts.py here)
 brownie_receipts.install()
+# no undo buffer: a snapshot and a block read after every transaction, for chain.undo() (brownie_undo.py)
+brownie_undo.install()
 
 FEED_DECIMALS = 8
 ZERO = "0x" + "00" * 20
@@ -77,6 +80,15 @@ def now(web3):
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     """Chain snapshot/revert around every contract test."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chain_id_cached(web3):
+    """brownie's provider answers ``eth_chainId`` from web3's request cache after the first ask, as
+    ``offchain.chain.node.connect`` does for the product: web3 asks it before every call and
+    transaction it fills in (over a quarter of all requests), and a node's chain id never changes."""
+    web3.provider.cache_allowed_requests = True
+    web3.provider.cacheable_requests = {"eth_chainId"}
 
 
 @pytest.fixture(scope="session")
@@ -384,17 +396,27 @@ def basket(make_basket):
     return make_basket()
 
 
-@pytest.fixture
-def funded(basket, alice):
-    """Default vault with a $1M deposit at target weights, past the deployment cooldown."""
-    basket.deposit_usd(alice, 1_000_000)
+def fund_and_settle(basket: Basket, depositor: Any) -> Basket:
+    """A $1M deposit at target weights by ``depositor``, then two hours for the deployment cooldown
+    and fresh feeds."""
+    basket.deposit_usd(depositor, 1_000_000)
     basket.warp(2 * 3_600)
     basket.refresh_feeds()
     return basket
 
 
-@pytest.fixture
-def drifted(funded):
-    """`funded`, with asset 1 (BTC-like) up 40 %: drift 900+ bps, THRESHOLD trigger holds."""
-    funded.move(1, 14_000)
-    return funded
+@pytest.fixture(scope="module")
+def funded(make_basket, alice):
+    """A default vault of its own (not ``basket``) with a $1M deposit at target weights, past the
+    deployment cooldown. Built once per module, before the first test that asks for it takes its
+    snapshot, so ``fn_isolation`` hands every test the same fresh state (as ``basket`` does)."""
+    return fund_and_settle(make_basket(), alice)
+
+
+@pytest.fixture(scope="module")
+def drifted(make_basket, alice):
+    """A default vault of its own, funded as ``funded`` is, then asset 1 (BTC-like) up 40 %: drift
+    900+ bps, THRESHOLD trigger holds. Built once per module, like ``funded``."""
+    basket = fund_and_settle(make_basket(), alice)
+    basket.move(1, 14_000)
+    return basket
