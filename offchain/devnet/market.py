@@ -1,14 +1,20 @@
 """Local market actors for the demo, tests and benchmarks: an arbitrageur that keeps each AMM
-pool at its feeds' price ratio, and oracle moves. Only for chains whose tokens and feeds are
-test doubles (it mints tokens and sets feed answers)."""
+pool at its feeds' price ratio (``arbitrage_pair``, one transaction at a time), and the demo's
+market day in one block (``OneBlockMarket``: oracle moves plus every pool's arbitrage). Only for
+chains whose tokens and feeds are test doubles (they mint tokens and set feed answers). Both size
+their swaps with ``arbitrage_trade``."""
 
 from __future__ import annotations
 
+import itertools
 import math
+from typing import Any
 
 from web3.contract import Contract
 
 from offchain.chain.node import Sender, load_artifact
+from offchain.chain.rpc import Rpc, RpcError
+from offchain.core.errors import BallastError
 
 MAX_UINT = 2**256 - 1
 
@@ -69,3 +75,84 @@ def arbitrage_pair(
         label="arb swap",
     )
     return amount
+
+
+class OneBlockMarket:
+    """The market's side of a day in ONE block: feed updates, then an arbitrageur's mint + swap per
+    pool, all from one unlocked dev account (nonce order is execution order), sent as one JSON-RPC
+    batch with automine off and mined with ``evm_mine``. ``stack`` is a ``localstack.LocalStack``."""
+
+    def __init__(self, rpc: Rpc, stack: Any, actor: str):
+        self.rpc, self.stack, self.actor = rpc, stack, actor
+        syms = [s.symbol for s in stack.specs]
+        self.units = [10**s.decimals for s in stack.specs]
+        self.pairs = []
+        for i, j in itertools.combinations(range(len(syms)), 2):
+            pair = pair_contract(stack.sender, stack.pairs[(syms[i], syms[j])])
+            a_is_0 = pair.functions.token0().call().lower() == stack.tokens[i].address.lower()
+            self.pairs.append((i, j, pair, a_is_0))
+        self.nonce = int(rpc.call("eth_getTransactionCount", [actor, "pending"]), 16)
+
+    def tx(self, contract: Any, fn: str, *args: Any, gas: int = 300_000) -> dict[str, Any]:
+        tx = {
+            "from": self.actor,
+            "to": contract.address,
+            "data": contract.encode_abi(fn, args=list(args)),
+            "gas": hex(gas),
+            "nonce": hex(self.nonce),
+        }
+        self.nonce += 1
+        return tx
+
+    def reserve_calls(self) -> list[tuple[str, list[Any]]]:
+        return [
+            ("eth_call", [{"to": pair.address, "data": pair.encode_abi("getReserves")}, "latest"])
+            for _, _, pair, _ in self.pairs
+        ]
+
+    def mine(self, txs: list[dict[str, Any]], timestamp: int | None = None) -> None:
+        """Send ``txs`` (pending) and mine them in one block; every one must succeed."""
+        self.rpc.call("evm_setAutomine", [False])
+        try:
+            hashes = self.rpc.batch([("eth_sendTransaction", [tx]) for tx in txs])
+            errs = [h for h in hashes if isinstance(h, RpcError)]
+            if errs:
+                raise BallastError(f"market transaction rejected: {errs[0].message}")
+            if timestamp is not None:
+                self.rpc.call("evm_setNextBlockTimestamp", [timestamp])
+            self.rpc.call("evm_mine")
+        finally:
+            self.rpc.call("evm_setAutomine", [True])
+        receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        bad = [(tx, r) for tx, r in zip(txs, receipts, strict=True) if not r or int(r["status"], 16) != 1]
+        if bad:
+            tx, r = bad[0]
+            raise BallastError(
+                f"{len(bad)} market transaction(s) failed; first to {tx['to']} ({tx['data'][:10]}): "
+                f"{'not mined' if not r else 'reverted'}"
+            )
+
+    def approve_all(self) -> None:
+        st = self.stack
+        self.mine([self.tx(t, "approve", st.router.address, MAX_UINT, gas=100_000) for t in st.tokens])
+
+    def day(self, prices: list[int], reserves: list[str], timestamp: int) -> int:
+        """Feeds to ``prices``; every pool traded back to them (``reserves`` read before); the swaps made."""
+        st = self.stack
+        txs = [self.tx(f, "set_answer", p, gas=200_000) for f, p in zip(st.feeds, prices, strict=True)]
+        swaps = 0
+        for (i, j, _, a_is_0), r in zip(self.pairs, reserves, strict=True):
+            raw = bytes.fromhex(r[2:])
+            r0, r1 = int.from_bytes(raw[0:32], "big"), int.from_bytes(raw[32:64], "big")
+            ra, rb = (r0, r1) if a_is_0 else (r1, r0)
+            trade = arbitrage_trade(ra, rb, self.units[i], self.units[j], prices[i], prices[j])
+            if trade is None:
+                continue
+            a_in, amount = trade
+            tin, tout = (i, j) if a_in else (j, i)
+            path = [st.tokens[tin].address, st.tokens[tout].address]
+            txs.append(self.tx(st.tokens[tin], "mint", self.actor, amount, gas=100_000))
+            txs.append(self.tx(st.router, "swapExactTokensForTokens", amount, 0, path, self.actor, 2**40))
+            swaps += 1
+        self.mine(txs, timestamp)
+        return swaps

@@ -2,7 +2,7 @@
 
 Only for a local node whose tokens and feeds are test doubles (``offchain.devnet.localstack``): it mints
 tokens, sets feed answers and arbitrages the pools to the feeds, then lets a keeper rebalance with
-``offchain.chain.vault.build_trades`` (the same path as ``scripts/demo.py``).
+``offchain.chain.vault.build_trades`` (the trade builder the keeper uses, ``keeper/decide.py``).
 """
 
 from __future__ import annotations

@@ -2,6 +2,6 @@
 
 * ``page``: HTML escaping, tables, inlined PNG figures and the page shell (one style sheet) that
   every report uses: the backtest and simulate reports (``backtest``), the audit report
-  (``offchain.audit.report``) and the demo's year (``scripts/demo.py``). No heavy imports.
+  (``offchain.audit.report``) and the demo's year (``demo``). No heavy imports.
 * ``backtest``: the policy comparison (rich table, PNGs, ``report.html``, ``results.json``).
 """
