@@ -99,74 +99,123 @@ def timed(fn: Any, repeats: int) -> tuple[float, float]:
     return statistics.median(xs), min(xs)
 
 
+def deploy_vaults(w3: Web3, rpc: Rpc, stack: Any, n: int, seed: int) -> tuple[list[str], list[list[int]]]:
+    """``n`` vaults on the stack's tokens, feeds and router with random targets (every asset 5-85 %),
+    deployed in one batch; their addresses and targets."""
+    owner, keeper_addr, guardian = w3.eth.accounts[:3]
+    rng = np.random.default_rng(seed)
+    art = load_artifact("RebalancingVault")
+    ctor_types = get_abi_input_types(next(x for x in art.abi if x["type"] == "constructor"))
+    tokens = [t.address for t in stack.tokens]
+    feeds = [f.address for f in stack.feeds]
+    max_ages = [sp.heartbeat for sp in stack.specs]  # the stack's, as its own vault
+    params = model.Params().as_list()
+    weights, deploys = [], []
+    for i in range(n):
+        w = rng.dirichlet(np.ones(4)) * 8_000 + 500  # every asset 5 % .. 85 %
+        bps = [int(x) for x in w]
+        bps[0] += 10_000 - sum(bps)
+        weights.append(bps)
+        args = [f"bench {i}", f"bB{i}", tokens, feeds, bps, max_ages, params, stack.router.address]
+        args += [stack.governance, keeper_addr, guardian, "0x" + "00" * 20, 3_600]
+        data = art.bytecode + abi_encode(ctor_types, args).hex()
+        deploys.append({"data": data, "gas": hex(8_000_000)})
+    receipts = send_all(rpc, deploys, owner)
+    return [Web3.to_checksum_address(r["contractAddress"]) for r in receipts], weights
+
+
+def deposit_all(w3: Web3, rpc: Rpc, stack: Any, vaults: list[str], weights: list[list[int]]) -> None:
+    """Mint to the investor, approve each vault, deposit $100k at its targets (three batches)."""
+    owner, investor = w3.eth.accounts[0], w3.eth.accounts[3]
+    vault_c = w3.eth.contract(abi=load_artifact("RebalancingVault").abi)
+    per_vault = [[stack.amount_for_usd(k, 100_000 * bps[k] // 10_000) for k in range(4)] for bps in weights]
+    mints = []
+    for k, t in enumerate(stack.tokens):
+        total = sum(v[k] for v in per_vault)
+        mints.append(
+            {"to": t.address, "data": t.encode_abi("mint", args=[investor, total]), "gas": hex(200_000)}
+        )
+    send_all(rpc, mints, owner)
+    approvals = [
+        {"to": t.address, "data": t.encode_abi("approve", args=[v, MAX_UINT]), "gas": hex(100_000)}
+        for v in vaults
+        for t in stack.tokens
+    ]
+    deposits = [
+        {"to": v, "data": vault_c.encode_abi("deposit", args=[amounts, 0, investor]), "gas": hex(1_000_000)}
+        for v, amounts in zip(vaults, per_vault, strict=True)
+    ]
+    send_all(rpc, approvals + deposits, investor)
+
+
+def move_feeds(w3: Web3, rpc: Rpc, stack: Any, arbitrage: bool) -> None:
+    """Two hours on (past the vaults' cooldown) the feeds move: WBTC +40 %, LINK -30 %, so every vault
+    needs rebalancing. Without ``arbitrage`` the pools stay at the old prices (quotes are refused as
+    off-price and the keeper skips); with it the pools follow and every vault is simulated."""
+    owner = w3.eth.accounts[0]
+    rpc.call("evm_increaseTime", [7_200])
+    moves = []
+    for f, k in zip(stack.feeds, (1.0, 1.4, 1.0, 0.7), strict=True):
+        ans = f.functions.latestRoundData().call()[1]
+        moves.append(
+            {"to": f.address, "data": f.encode_abi("set_answer", args=[int(ans * k)]), "gas": hex(200_000)}
+        )
+    send_all(rpc, moves, owner)
+    if not arbitrage:
+        return
+    from offchain.devnet.market import arbitrage_pair  # noqa: PLC0415
+
+    prices = [f.functions.latestRoundData().call()[1] for f in stack.feeds]
+    syms = [sp.symbol for sp in stack.specs]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            arbitrage_pair(
+                Sender(w3, owner), stack.router, stack.pairs[(syms[i], syms[j])], stack.tokens[i],
+                stack.tokens[j], prices[i], prices[j],
+            )  # fmt: skip
+
+
+def print_figures(
+    a: argparse.Namespace, setup_s: float, rows: list[tuple[str, tuple[float, float]]], skips: int
+) -> None:
+    n = a.vaults
+    if a.json:
+        print(
+            json.dumps(
+                {"vaults": n, "setup_s": setup_s, **{k: {"median_s": m, "min_s": lo} for k, (m, lo) in rows}}
+            )
+        )
+        return
+    t = Table(title=f"Keeper cycle over {n} vaults on Anvil 1.7.1 (median / min of {a.repeats})")
+    for c in ("", "total", "per vault"):
+        t.add_column(c, justify="right")
+    for name, (m, lo) in rows:
+        t.add_row(name, f"{m * 1000:,.0f} ms / {lo * 1000:,.0f} ms", f"{m / n * 1000:.2f} ms")
+    Console().print(t)
+    Console().print(
+        f"check cycle: {skips // a.repeats} of {n} vaults decided no-trigger per cycle (target: 100 in < 1 s)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vaults", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--vaults", type=int, default=100, help="vaults the keeper watches (default 100)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs per figure (default 5)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the vaults' random targets (default 1)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--no-arbitrage", dest="arbitrage", action="store_false", help="leave pools off-price")
     a = ap.parse_args(argv)
-    rng = np.random.default_rng(a.seed)
     with Anvil() as node, tempfile.TemporaryDirectory() as tmp:
         w3 = connect(node.url)
-        owner, keeper_addr, guardian, investor = w3.eth.accounts[:4]
+        owner, keeper_addr, guardian = w3.eth.accounts[:3]
         rpc = Rpc(node.url, timeout=60)
         err.print(f"deploying the local stack and {a.vaults} vaults on {node.url}...")
         t0 = time.perf_counter()
         stack = deploy_local_stack(Sender(w3, owner), keeper=keeper_addr, guardian=guardian)
-        art = load_artifact("RebalancingVault")
-        ctor_types = get_abi_input_types(next(x for x in art.abi if x["type"] == "constructor"))
-        tokens = [t.address for t in stack.tokens]
-        feeds = [f.address for f in stack.feeds]
-        max_ages = [sp.heartbeat for sp in stack.specs]  # the stack's, as its own vault
-        params = model.Params().as_list()
-        weights = []
-        deploys = []
-        for i in range(a.vaults):
-            w = rng.dirichlet(np.ones(4)) * 8_000 + 500  # every asset 5 % .. 85 %
-            bps = [int(x) for x in w]
-            bps[0] += 10_000 - sum(bps)
-            weights.append(bps)
-            args = [f"bench {i}", f"bB{i}", tokens, feeds, bps, max_ages, params, stack.router.address]
-            args += [stack.governance, keeper_addr, guardian, "0x" + "00" * 20, 3_600]
-            data = art.bytecode + abi_encode(ctor_types, args).hex()
-            deploys.append({"data": data, "gas": hex(8_000_000)})
-        receipts = send_all(rpc, deploys, owner)
-        vaults = [Web3.to_checksum_address(r["contractAddress"]) for r in receipts]
-        # deposits: mint to the investor, approve each vault, deposit $100k at its targets
-        vault_c = w3.eth.contract(abi=art.abi)
-        mints, approvals, deposits = [], [], []
-        per_vault = []
-        for bps in weights:
-            per_vault.append([stack.amount_for_usd(k, 100_000 * bps[k] // 10_000) for k in range(4)])
-        for k, t in enumerate(stack.tokens):
-            total = sum(v[k] for v in per_vault)
-            mints.append(
-                {"to": t.address, "data": t.encode_abi("mint", args=[investor, total]), "gas": hex(200_000)}
-            )
-        send_all(rpc, mints, owner)
-        for v in vaults:
-            for t in stack.tokens:
-                approvals.append(
-                    {
-                        "to": t.address,
-                        "data": t.encode_abi("approve", args=[v, MAX_UINT]),
-                        "gas": hex(100_000),
-                    }
-                )
-        for v, amounts in zip(vaults, per_vault, strict=True):
-            deposits.append(
-                {
-                    "to": v,
-                    "data": vault_c.encode_abi("deposit", args=[amounts, 0, investor]),
-                    "gas": hex(1_000_000),
-                }
-            )
-        send_all(rpc, approvals + deposits, investor)
+        vaults, weights = deploy_vaults(w3, rpc, stack, a.vaults, a.seed)
+        deposit_all(w3, rpc, stack, vaults, weights)
         setup_s = time.perf_counter() - t0
         err.print(f"set-up took {setup_s:.1f} s")
-
         manifest = stack.manifest()
         manifest["vaults"] = [{"address": v} for v in vaults]
         mpath = Path(tmp) / "manifest.json"
@@ -186,39 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         single = timed(unbatched, a.repeats)
         check = timed(keeper.cycle, a.repeats)
         skips = sum(1 for x in log if " skip: no-trigger" in x)
-        # two hours later (past the vaults' cooldown) the feeds move: WBTC +40 %, LINK -30 %, and every
-        # vault needs rebalancing (the pools stay at the old prices: quotes are refused as off-price, so
-        # the keeper skips -- or, with --arbitrage, the pools follow and every vault is simulated)
-        rpc.call("evm_increaseTime", [7_200])
-        moves = []
-        for f, k in zip(stack.feeds, (1.0, 1.4, 1.0, 0.7), strict=True):
-            ans = f.functions.latestRoundData().call()[1]
-            moves.append(
-                {
-                    "to": f.address,
-                    "data": f.encode_abi("set_answer", args=[int(ans * k)]),
-                    "gas": hex(200_000),
-                }
-            )
-        send_all(rpc, moves, owner)
-        if a.arbitrage:
-            from offchain.devnet.market import arbitrage_pair
-
-            prices = [f.functions.latestRoundData().call()[1] for f in stack.feeds]
-            syms = [sp.symbol for sp in stack.specs]
-            for i in range(4):
-                for j in range(i + 1, 4):
-                    arbitrage_pair(
-                        Sender(w3, owner), stack.router, stack.pairs[(syms[i], syms[j])], stack.tokens[i],
-                        stack.tokens[j], prices[i], prices[j],
-                    )  # fmt: skip
+        move_feeds(w3, rpc, stack, a.arbitrage)
         log.clear()
         decide = timed(keeper.cycle, max(1, a.repeats // 2))
         would = sum(1 for x in log if "would-send" in x) // max(1, a.repeats // 2)
         offp = sum(1 for x in log if "off-price" in x) // max(1, a.repeats // 2)
         keeper.close()
-
-    n = a.vaults
     rows = [
         ("batched state read (1 request)", batched),
         ("unbatched state read (1 request per vault)", single),
@@ -228,22 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             decide,
         ),
     ]
-    if a.json:
-        print(
-            json.dumps(
-                {"vaults": n, "setup_s": setup_s, **{k: {"median_s": m, "min_s": lo} for k, (m, lo) in rows}}
-            )
-        )
-        return 0
-    t = Table(title=f"Keeper cycle over {n} vaults on Anvil 1.7.1 (median / min of {a.repeats})")
-    for c in ("", "total", "per vault"):
-        t.add_column(c, justify="right")
-    for name, (m, lo) in rows:
-        t.add_row(name, f"{m * 1000:,.0f} ms / {lo * 1000:,.0f} ms", f"{m / n * 1000:.2f} ms")
-    Console().print(t)
-    Console().print(
-        f"check cycle: {skips // a.repeats} of {n} vaults decided no-trigger per cycle (target: 100 in < 1 s)"
-    )
+    print_figures(a, setup_s, rows, skips)
     return 0
 
 
