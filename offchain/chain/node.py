@@ -234,6 +234,21 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
     return w3
 
 
+def mine_after(w3: Web3, seconds: int) -> int:
+    """On a development node (Anvil): mine one block exactly ``seconds`` (at least 1) after the latest
+    block, and return its timestamp; the node's clock goes on from there.
+
+    Absolute on purpose, not ``evm_increaseTime``: blocks mined faster than one a second run ahead of
+    the wall clock, and a relative increase counts from the wall clock, so it can land that many
+    seconds short of a cooldown or timelock."""
+    at = int(w3.eth.get_block("latest")["timestamp"]) + max(1, int(seconds))
+    for method, params in (("evm_setNextBlockTimestamp", [at]), ("evm_mine", [])):
+        answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in answer:
+            raise ChainError(f"{method}: {answer['error']}")
+    return at
+
+
 def revert_reason(exc: BaseException) -> str:
     """The revert string out of a web3 exception ("vault: stale price"), else its message."""
     msg = getattr(exc, "message", None) or str(exc)

@@ -13,7 +13,7 @@ from typing import Any
 
 from web3 import Web3
 
-from offchain.chain.node import Sender
+from offchain.chain.node import Sender, mine_after
 from offchain.chain.vault import VaultState, build_trades, read_state
 from offchain.core import model
 from offchain.devnet.localstack import (
@@ -113,8 +113,8 @@ class Sandbox:
             )
 
     def advance(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        """One block exactly ``seconds`` after the latest (``offchain.chain.node.mine_after``)."""
+        mine_after(self.w3, seconds)
 
     def state(self, vault: Any = None) -> VaultState:
         """What the keeper reads: ``VaultLens.state(vault)`` through ``read_state``."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from offchain.chain.node import Anvil, Sender, connect
+from offchain.chain.node import Anvil, Sender, connect, mine_after
 from offchain.devnet.localstack import LocalStack, deploy_local_stack
 from offchain.devnet.market import arbitrage_pair
 from offchain.keeper.config import KeeperConfig
@@ -68,8 +68,8 @@ class Env:
             )
 
     def advance(self, seconds: int) -> None:
-        self.rpc("evm_increaseTime", seconds)
-        self.rpc("evm_mine")
+        """One block exactly ``seconds`` after the latest (``offchain.chain.node.mine_after``)."""
+        mine_after(self.w3, seconds)
 
     def config(self, **kw: Any) -> KeeperConfig:
         base = dict(
