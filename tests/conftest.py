@@ -49,6 +49,7 @@ SLOW_FILES = {
     "keeper/test_keeper_fault_proxy.py": 32,
     "contracts/unit/test_rebalance.py": 31,
     "contracts/unit/test_governance.py": 20,
+    "devnet/test_year.py": 20,
     "contracts/unit/test_admin.py": 18,
     "contracts/unit/test_trade_rules.py": 15,
     "contracts/unit/test_bad_feeds.py": 14,
