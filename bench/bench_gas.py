@@ -103,7 +103,7 @@ from offchain.chain.vault import (  # noqa: E402
 )
 from offchain.core import model  # noqa: E402
 from offchain.devnet.localstack import MAX_UINT, LocalStack, deploy_local_stack  # noqa: E402
-from offchain.devnet.market import arbitrage_pair  # noqa: E402
+from offchain.devnet.market import arbitrage_stack  # noqa: E402
 
 COLD_ACCOUNT_ACCESS = 2_600  # EIP-2929
 TARGET_RATIO_2_SWAPS = 1.25
@@ -350,18 +350,13 @@ def measure_rebalances(bench: Bench) -> dict[str, Any]:
 
 def move_market(bench: Bench, sc: Scenario) -> None:
     """The scenario's feed moves, then every pool arbitraged to the new prices."""
-    stack, deployer, symbols = bench.stack, bench.deployer, bench.symbols
+    stack, deployer = bench.stack, bench.deployer
     prices = [s.price for s in stack.specs]
     for i, move in sc.moves.items():
         prices[i] = round(prices[i] * (1 + move))
     for feed, price in zip(stack.feeds, prices, strict=True):
         deployer.transact(feed.functions.set_answer(price), label="feed update")
-    for i in range(4):
-        for j in range(i + 1, 4):
-            pair = stack.pairs[(symbols[i], symbols[j])]
-            arbitrage_pair(
-                deployer, stack.router, pair, stack.tokens[i], stack.tokens[j], prices[i], prices[j]
-            )
+    arbitrage_stack(deployer, stack, prices)
 
 
 def bare_swaps(bench: Bench, trades: list[ProposedTrade], deadline: int) -> Callable[[], int]:

@@ -163,16 +163,9 @@ def move_feeds(w3: Web3, rpc: Rpc, stack: Any, arbitrage: bool) -> None:
     send_all(rpc, moves, owner)
     if not arbitrage:
         return
-    from offchain.devnet.market import arbitrage_pair  # noqa: PLC0415
+    from offchain.devnet.market import arbitrage_stack  # noqa: PLC0415
 
-    prices = [f.functions.latestRoundData().call()[1] for f in stack.feeds]
-    syms = [sp.symbol for sp in stack.specs]
-    for i in range(4):
-        for j in range(i + 1, 4):
-            arbitrage_pair(
-                Sender(w3, owner), stack.router, stack.pairs[(syms[i], syms[j])], stack.tokens[i],
-                stack.tokens[j], prices[i], prices[j],
-            )  # fmt: skip
+    arbitrage_stack(Sender(w3, owner), stack, [f.functions.latestRoundData().call()[1] for f in stack.feeds])
 
 
 def print_figures(

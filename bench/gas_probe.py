@@ -14,6 +14,7 @@ from typing import Any
 
 from web3 import Web3
 
+from offchain.chain.node import mine_after
 from offchain.devnet.localstack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,8 +70,7 @@ class Chain:
             raise RuntimeError(f"evm_revert {snap} failed")
 
     def advance(self, seconds: int) -> None:
-        self.rpc("evm_increaseTime", [seconds])
-        self.rpc("evm_mine", [])
+        mine_after(self.w3, seconds)
 
     def measure(self, fn: Callable[[], int], repeats: int, keep_last: bool) -> Runs:
         """Run ``fn`` (returns gas) ``repeats`` times from one snapshot; keep the last run's state or not."""

@@ -107,9 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def config(args: argparse.Namespace) -> YearConfig:
-    cfg = YearConfig(**{k: getattr(args, k) for k in YearConfig.__dataclass_fields__})
-    cfg.check()
-    return cfg
+    return YearConfig(**{k: getattr(args, k) for k in YearConfig.__dataclass_fields__})
 
 
 def _print_rebalances(rows: list[dict]) -> None:

@@ -274,9 +274,13 @@ class Sender:
         return f"Sender({self.address})"
 
     def deploy(self, name: str, *args: Any) -> Contract:
-        art = load_artifact(name)
+        """Deploy ``contracts/**/<name>.vy`` (``load_artifact``)."""
+        return self.deploy_artifact(load_artifact(name), *args)
+
+    def deploy_artifact(self, art: Artifact, *args: Any) -> Contract:
+        """Deploy any ``Artifact`` (ours, or a published one such as Uniswap V2's)."""
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-        receipt = self._send(factory.constructor(*args), label=f"deploy {name}")
+        receipt = self._send(factory.constructor(*args), label=f"deploy {art.name}")
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
 
     def deploy_code(self, data: bytes, label: str) -> Any:

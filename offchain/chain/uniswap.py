@@ -7,8 +7,9 @@ Both packages are GPL-3.0-or-later; ballast loads their build artifacts to deplo
 test chains, and neither ships nor modifies them.
 
 The router computes pair addresses from a hard-coded pair init-code hash (``PAIR_INIT_CODE_HASH``);
-``load_uniswap`` checks that it equals the keccak of v2-core's pair bytecode, so a factory and a
-router deployed from these artifacts work together as they do on mainnet.
+``check_init_code_hash`` (run by ``deploy_uniswap_v2``) checks that it equals the keccak of v2-core's
+pair bytecode, so a factory and a router deployed from these artifacts work together as they do on
+mainnet.
 """
 
 from __future__ import annotations
@@ -102,21 +103,7 @@ def deploy_uniswap_v2(sender: Sender, fee_to_setter: str | None = None) -> Unisw
     """WETH9, ``UniswapV2Factory(fee_to_setter)`` and ``UniswapV2Router02(factory, weth)`` from the
     npm artifacts (the init-code hash checked first)."""
     check_init_code_hash()
-    deploy = _deployer(sender)
-    weth = deploy("WETH9")
-    factory = deploy("UniswapV2Factory", fee_to_setter or sender.address)
-    router = deploy("UniswapV2Router02", factory.address, weth.address)
+    weth = sender.deploy_artifact(uniswap_artifact("WETH9"))
+    factory = sender.deploy_artifact(uniswap_artifact("UniswapV2Factory"), fee_to_setter or sender.address)
+    router = sender.deploy_artifact(uniswap_artifact("UniswapV2Router02"), factory.address, weth.address)
     return UniswapV2(weth=weth, factory=factory, router=router)
-
-
-def _deployer(sender: Sender) -> Any:
-    w3 = sender.w3
-
-    def deploy(name: str, *args: Any) -> Contract:
-        art = uniswap_artifact(name)
-        receipt = sender.transact(
-            w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(*args), label=name
-        )
-        return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
-
-    return deploy

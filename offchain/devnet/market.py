@@ -77,6 +77,16 @@ def arbitrage_pair(
     return amount
 
 
+def arbitrage_stack(sender: Sender, stack: Any, prices: list[int], only: int | None = None) -> None:
+    """Every pool of a ``localstack.LocalStack`` (or only those of asset ``only``) brought to the
+    ratio of ``prices`` (feed answers), one ``arbitrage_pair`` each."""
+    syms = [s.symbol for s in stack.specs]
+    for i, j in itertools.combinations(range(len(syms)), 2):
+        if only is None or only in (i, j):
+            pair = stack.pairs[(syms[i], syms[j])]
+            arbitrage_pair(sender, stack.router, pair, stack.tokens[i], stack.tokens[j], prices[i], prices[j])
+
+
 class OneBlockMarket:
     """The market's side of a day in ONE block: feed updates, then an arbitrageur's mint + swap per
     pool, all from one unlocked dev account (nonce order is execution order), sent as one JSON-RPC

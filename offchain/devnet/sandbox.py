@@ -7,7 +7,6 @@ tokens, sets feed answers and arbitrages the pools to the feeds, then lets a kee
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from offchain.devnet.localstack import (
     TokenSpec,
     deploy_local_stack,
 )
-from offchain.devnet.market import arbitrage_pair
+from offchain.devnet.market import arbitrage_stack
 
 __all__ = ["Sandbox"]
 
@@ -98,19 +97,7 @@ class Sandbox:
 
     def arbitrage(self, only: int | None = None) -> None:
         """Bring every pool (or only those of asset ``only``) to the feeds' price ratio."""
-        syms = [s.symbol for s in self.stack.specs]
-        for i, j in itertools.combinations(range(len(syms)), 2):
-            if only is not None and only not in (i, j):
-                continue
-            arbitrage_pair(
-                self.owner,
-                self.stack.router,
-                self.stack.pairs[(syms[i], syms[j])],
-                self.stack.tokens[i],
-                self.stack.tokens[j],
-                self.prices[i],
-                self.prices[j],
-            )
+        arbitrage_stack(self.owner, self.stack, self.prices, only)
 
     def advance(self, seconds: int) -> None:
         """One block exactly ``seconds`` after the latest (``offchain.chain.node.mine_after``)."""
