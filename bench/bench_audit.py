@@ -2,16 +2,17 @@
 
 Run: ``.venv/bin/python bench/bench_audit.py [--rebalances 1000] [--assets 4] [--json]``.
 
-Setup (not timed as the audit): start the pinned Anvil (keeping every historical state), deploy
-the local stack (``offchain.devnet.localstack``: token, feed and Uniswap V2 doubles, $100M per side in every
-pool) with the first ``--assets`` tokens (USDC/WBTC/WETH/LINK, weights rescaled from 40/30/20/10),
-with the vault's ``cooldown`` 0, ``target_delay`` at its minimum (1 h) and every feed's max age
-3 days, all passed to its constructor, deposit $1M, then repeat N times: queue target weights
-with the first two assets' weights swapped (40/30 <-> 30/40: 1,000 bps of drift), let 1 h pass
-(``evm_increaseTime``), apply them and rebalance with ``offchain.chain.vault.build_trades`` (no-trade
-band 30 bps; if the vault refuses the whole list, the largest trade alone). Prices stay put, so no
-arbitrage is needed; the alternating trades keep the pools balanced; feeds are refreshed every 40
-rounds. (A price-driven market, as in the tests, costs ~8 transactions per rebalance instead of 3.)
+Setup (not timed as the audit): start the pinned Anvil (keeping every historical state), deploy the
+local stack (``offchain.devnet.localstack``: token and feed doubles, the genuine Uniswap V2, $100M
+per side in every pool) with the first ``--assets`` tokens (USDC/WBTC/WETH/LINK, weights rescaled
+from 40/30/20/10), with the vault's ``cooldown`` 0, ``target_delay`` at its minimum (1 h) and every
+feed's max age 3 days, all passed to its constructor, deposit $1M, then repeat N times: queue target
+weights with the first two assets' weights swapped (40/30 <-> 30/40: 1,000 bps of drift), let 1 h
+pass (``evm_increaseTime``), apply them and rebalance with ``offchain.chain.vault.build_trades``
+(no-trade band 30 bps; if the vault refuses the whole list, the largest trade alone). Prices stay
+put, so no arbitrage is needed; the alternating trades keep the pools balanced; feeds are refreshed
+every 40 rounds. (A price-driven market, as in the tests, costs ~8 transactions per rebalance
+instead of 3.)
 
 Timed: ``offchain.audit.verify.audit`` over the whole history (from the vault's deployment block,
 found by binary search on ``eth_getCode``): paged ``eth_getLogs``, block headers and receipts,

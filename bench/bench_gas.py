@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python bench/bench_gas.py [--json] [--repeats 3] [--deposit-usd 1000000]``.
 It starts and stops its own Anvil (the pinned one from node_modules/.bin), deploys the local stack
-(``offchain.devnet.localstack``: token, feed and Uniswap V2 doubles with $100M per side in every pool), and
-prints gasUsed as measured by the node's receipts. Progress lines go to stderr.
+(``offchain.devnet.localstack``: token and feed doubles, the genuine Uniswap V2 with $100M per side
+in every pool), and prints gasUsed as measured by the node's receipts. Progress lines go to stderr.
 
 What is measured (every figure is a receipt's ``gasUsed`` unless said otherwise):
 

@@ -1,6 +1,6 @@
 """`make demo`: a year of the whole product on a local chain (``offchain.devnet.year``).
 
-Starts Anvil, deploys the local stack (4 token doubles, Chainlink feed doubles, a Uniswap V2 double
+Starts Anvil, deploys the local stack (4 token doubles, Chainlink feed doubles, the genuine Uniswap V2
 with deep pools, the vault and the lens), deposits, then plays one step per day:
 
 1. the feeds move: WBTC, WETH and LINK follow the simulator's correlated GBM calibrated to three

@@ -1,4 +1,4 @@
-"""Deploy the local stack (4 token doubles, feeds, Uniswap V2 double, the VaultGovernance module,
+"""Deploy the local stack (4 token doubles, feeds, genuine Uniswap V2, the VaultGovernance module,
 one 40/30/20/10 vault with the default parameters and a 1-day max age per double feed) on the
 network brownie is connected to, and write deployments/<chain-id>.json.
 

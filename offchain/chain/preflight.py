@@ -19,30 +19,13 @@ from web3 import Web3
 
 from offchain.chain.deploy_config import VaultConfig, heartbeat_margin
 from offchain.chain.node import load_artifact
+from offchain.chain.uniswap import FACTORY_ABI, PAIR_ABI, ROUTER_ABI
 from offchain.core.errors import InputError
 from offchain.core.model import BPS, MAX_AGE_BOUNDS, MAX_SEQUENCER_GRACE
 
 _ERC20_ABI = [
     {"name": n, "type": "function", "stateMutability": "view", "inputs": [], "outputs": [{"type": t}]}
     for n, t in (("symbol", "string"), ("decimals", "uint8"))
-]
-_FACTORY_ABI = [
-    {
-        "name": "getPair",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"type": "address"}, {"type": "address"}],
-        "outputs": [{"type": "address"}],
-    }
-]
-_ROUTER_ABI = [
-    {
-        "name": "factory",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"type": "address"}],
-    }
 ]
 
 
@@ -213,12 +196,11 @@ def _check_pools(w3: Web3, config: VaultConfig, out: Preflight, prices: dict[int
         out.errors.append(f"missing router: no contract at {config.router}")
         return
     try:
-        factory_addr = w3.eth.contract(address=config.router, abi=_ROUTER_ABI).functions.factory().call()
+        factory_addr = w3.eth.contract(address=config.router, abi=ROUTER_ABI).functions.factory().call()
     except Exception as exc:  # noqa: BLE001
         out.errors.append(f"bad router: {config.router} has no factory(): {exc}")
         return
-    factory = w3.eth.contract(address=factory_addr, abi=_FACTORY_ABI)
-    pair_abi = load_artifact("UniswapV2PairDouble").abi  # Uniswap V2 pair read interface
+    factory = w3.eth.contract(address=factory_addr, abi=FACTORY_ABI)
     decimals = {t["address"]: t["decimals"] for t in out.tokens}
     for i, j in config.trade_pairs():
         a, b = config.assets[i], config.assets[j]
@@ -233,7 +215,7 @@ def _check_pools(w3: Web3, config: VaultConfig, out: Preflight, prices: dict[int
                 f"dead pair: the router's factory has no {label} pool; the keeper could not trade it"
             )
             continue
-        c = w3.eth.contract(address=pair, abi=pair_abi)
+        c = w3.eth.contract(address=pair, abi=PAIR_ABI)
         r0, r1, _ = c.functions.getReserves().call()
         a_first = c.functions.token0().call().lower() == a.token.lower()
         ra, rb = (r0, r1) if a_first else (r1, r0)

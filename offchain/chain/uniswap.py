@@ -1,4 +1,4 @@
-"""The genuine Uniswap V2 contracts, from their published npm artifacts (issue 12, first step).
+"""The genuine Uniswap V2 contracts, from their published npm artifacts.
 
 ``package.json`` pins ``@uniswap/v2-core@1.0.1`` (``UniswapV2Factory``, ``UniswapV2Pair``) and
 ``@uniswap/v2-periphery@1.1.0-beta.0`` (``UniswapV2Router02``, ``WETH9``); ``npm ci`` puts them in
@@ -36,6 +36,45 @@ SOURCES = {
     "WETH9": "@uniswap/v2-periphery",
 }
 PAIR_INIT_CODE_HASH = "96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f"
+
+
+def _fn(name: str, inputs: str, outputs: str = "", view: bool = False) -> dict[str, Any]:
+    """One ABI function entry from comma-separated Solidity types."""
+    return {
+        "name": name,
+        "type": "function",
+        "stateMutability": "view" if view else "nonpayable",
+        "inputs": [{"name": "", "type": t} for t in inputs.split(",") if t],
+        "outputs": [{"name": "", "type": t} for t in outputs.split(",") if t],
+    }
+
+
+# The part of Uniswap V2's interface ballast calls, declared here so that the keeper, preflight and
+# auditor read a router, factory or pair without node_modules (tests/chain/test_uniswap_v2.py checks
+# that every entry is in the npm artifact's ABI, with the same types).
+ROUTER_ABI = [
+    _fn("factory", "", "address", view=True),
+    _fn("WETH", "", "address", view=True),
+    _fn("getAmountsOut", "uint256,address[]", "uint256[]", view=True),
+    _fn("swapExactTokensForTokens", "uint256,uint256,address[],address,uint256", "uint256[]"),
+    _fn(
+        "addLiquidity",
+        "address,address,uint256,uint256,uint256,uint256,address,uint256",
+        "uint256,uint256,uint256",
+    ),
+]
+FACTORY_ABI = [
+    _fn("getPair", "address,address", "address", view=True),
+    _fn("allPairsLength", "", "uint256", view=True),
+    _fn("createPair", "address,address", "address"),
+]
+PAIR_ABI = [
+    _fn("getReserves", "", "uint112,uint112,uint32", view=True),
+    _fn("token0", "", "address", view=True),
+    _fn("token1", "", "address", view=True),
+    _fn("factory", "", "address", view=True),
+    _fn("sync", ""),
+]
 
 
 def _package_dir(package: str) -> Path:

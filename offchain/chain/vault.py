@@ -23,6 +23,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from offchain.chain.node import load_artifact
+from offchain.chain.uniswap import ROUTER_ABI
 from offchain.core import model
 from offchain.core.errors import ChainError
 
@@ -112,9 +113,7 @@ def vault_contract(w3: Web3, address: str) -> Contract:
 
 
 def router_contract(w3: Web3, address: str) -> Contract:
-    return w3.eth.contract(
-        address=Web3.to_checksum_address(address), abi=load_artifact("UniswapV2RouterDouble").abi
-    )
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=ROUTER_ABI)
 
 
 def lens_contract(w3: Web3, address: str) -> Contract:

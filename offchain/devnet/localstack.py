@@ -1,5 +1,5 @@
 """Deploy the local stack on a running node: 4 token doubles with realistic prices and decimals,
-their Chainlink feed doubles, a Uniswap V2 double with deep pools for every pair, the
+their Chainlink feed doubles, the genuine Uniswap V2 (npm bytecode) with deep pools for every pair, the
 VaultGovernance module and one vault (deployed directly: its parameters, per-feed max ages and
 optional sequencer feed are constructor arguments; ``offchain.chain.deploy_vault_factory`` is the
 factory route).
@@ -19,6 +19,7 @@ from typing import Any
 from web3.contract import Contract
 
 from offchain.chain.node import Sender
+from offchain.chain.uniswap import deploy_uniswap_v2
 from offchain.core import model
 
 log = logging.getLogger(__name__)
@@ -135,9 +136,8 @@ def deploy_local_stack(
     blocks: dict[str, int] = {"start": w3.eth.block_number + 1}
     tokens = [sender.deploy("ERC20Double", s.name, s.symbol, s.decimals) for s in specs]
     feeds = [sender.deploy("AggregatorDouble", FEED_DECIMALS, f"{s.symbol} / USD", s.price) for s in specs]
-    template = sender.deploy("UniswapV2PairDouble")
-    factory = sender.deploy("UniswapV2FactoryDouble", template.address)
-    router = sender.deploy("UniswapV2RouterDouble", factory.address)
+    uniswap = deploy_uniswap_v2(sender)  # the genuine V2 bytecode, from its npm packages
+    factory, router = uniswap.factory, uniswap.router
     lens = sender.deploy("VaultLens")
     governance = governance or sender.deploy("VaultGovernance").address
 

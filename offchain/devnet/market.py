@@ -12,15 +12,16 @@ from typing import Any
 
 from web3.contract import Contract
 
-from offchain.chain.node import Sender, load_artifact
+from offchain.chain.node import Sender
 from offchain.chain.rpc import Rpc, RpcError
+from offchain.chain.uniswap import PAIR_ABI
 from offchain.core.errors import BallastError
 
 MAX_UINT = 2**256 - 1
 
 
 def pair_contract(sender: Sender, address: str) -> Contract:
-    return sender.w3.eth.contract(address=address, abi=load_artifact("UniswapV2PairDouble").abi)
+    return sender.w3.eth.contract(address=address, abi=PAIR_ABI)
 
 
 def arbitrage_trade(

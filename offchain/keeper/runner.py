@@ -28,6 +28,7 @@ from web3 import Web3
 from offchain.chain.manifest import load_manifest
 from offchain.chain.node import load_artifact
 from offchain.chain.rpc import Rpc, RpcError, RpcUnavailable
+from offchain.chain.uniswap import ROUTER_ABI
 from offchain.chain.vault import LensCodec, Quoter, VaultState
 from offchain.core import model
 from offchain.core.errors import ChainError, ConfigError
@@ -149,7 +150,7 @@ class Keeper:
         w3 = Web3()
         self.lens_c = w3.eth.contract(abi=load_artifact("VaultLens").abi)
         self.vault_c = w3.eth.contract(abi=load_artifact("RebalancingVault").abi)
-        self.router_c = w3.eth.contract(abi=load_artifact("UniswapV2RouterDouble").abi)
+        self.router_c = w3.eth.contract(abi=ROUTER_ABI)
         self.codec = LensCodec(self.lens_c.abi)
         self._stop = threading.Event()
         self.consecutive_failures = 0

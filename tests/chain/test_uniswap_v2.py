@@ -1,7 +1,8 @@
-"""The genuine Uniswap V2 from its pinned npm artifacts (``offchain.chain.uniswap``, issue 12's
-first step): the artifacts are the pinned versions, the router's pair init-code hash is the pair's,
-and on Anvil a factory + Router02 + WETH9 deployed from them create pairs at the CREATE2 address
-the router computes and swap exactly as the constant-product formula with its 0.3 % fee says."""
+"""The genuine Uniswap V2 from its pinned npm artifacts (``offchain.chain.uniswap``): the artifacts
+are the pinned versions, the router's pair init-code hash is the pair's, ballast's declared
+interface is theirs, and on Anvil a factory + Router02 + WETH9 deployed from them create pairs at
+the CREATE2 address the router computes and swap exactly as the constant-product formula with its
+0.3 % fee says."""
 
 from __future__ import annotations
 
@@ -22,6 +23,31 @@ def test_artifacts_are_the_pinned_versions_and_agree_on_the_init_code_hash():
     for name in uniswap.SOURCES:
         art = uniswap.uniswap_artifact(name)
         assert art.bytecode.startswith("0x") and len(art.bytecode) > 1_000 and art.abi
+
+
+@pytest.mark.parametrize(
+    ("declared", "artifact"),
+    [
+        ("ROUTER_ABI", "UniswapV2Router02"),
+        ("FACTORY_ABI", "UniswapV2Factory"),
+        ("PAIR_ABI", "UniswapV2Pair"),
+    ],
+)
+def test_the_declared_interface_is_the_npm_artifacts(declared, artifact):
+    """Every function ballast declares for reading a router, factory or pair without node_modules is
+    in the genuine artifact's ABI with the same input and output types and mutability."""
+
+    def signature(entry):
+        return (
+            entry["name"],
+            tuple(i["type"] for i in entry["inputs"]),
+            tuple(o["type"] for o in entry["outputs"]),
+            entry.get("stateMutability") in ("view", "pure"),
+        )
+
+    real = {signature(e) for e in uniswap.uniswap_artifact(artifact).abi if e.get("type") == "function"}
+    for entry in getattr(uniswap, declared):
+        assert signature(entry) in real, entry["name"]
 
 
 def test_a_missing_package_is_one_clear_error(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """Shared fixtures for the contract suites (tests/contracts/{unit,integration,stateful}), on brownie's chain.
 
 ``make_basket(...)`` deploys token doubles with chosen decimals and prices, 8-decimal feeds,
-Uniswap V2 double pools for every pair and a vault, and returns a ``Basket`` with helpers.
+genuine Uniswap V2 pools (the npm bytecode) for every pair and a vault, and returns a ``Basket`` with helpers.
 Module-scoped deployments + brownie's ``fn_isolation`` (evm_snapshot/evm_revert) keep tests
 independent and fast. One ``VaultGovernance`` module (fixture ``governance``) serves every vault of
 a module; parameters, max ages and the sequencer feed are constructor arguments (issue 9), so
@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from offchain.chain.node import Sender
+from offchain.chain.uniswap import check_init_code_hash, uniswap_artifact
 from offchain.chain.vault import build_trades, lens_contract, read_state, router_contract
 from offchain.core import model
 from offchain.devnet.market import arbitrage_pair
@@ -230,11 +231,24 @@ class Basket:
         return list(self.vault.get_holdings())
 
 
+def deploy_uniswap(owner: Any, web3: Any, name: str, *args: Any) -> Any:
+    """One genuine Uniswap V2 contract (``offchain.chain.uniswap``: its npm artifact) deployed by
+    ``owner`` through brownie, as a brownie ``Contract``."""
+    from brownie import Contract
+
+    art = uniswap_artifact(name)
+    data = web3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(*args).data_in_transaction
+    tx = owner.transfer(data=data)
+    return Contract.from_abi(name, tx.contract_address, art.abi, owner=owner, persist=False)
+
+
 @pytest.fixture(scope="module")
-def amm(owner, UniswapV2PairDouble, UniswapV2FactoryDouble, UniswapV2RouterDouble):
-    template = UniswapV2PairDouble.deploy({"from": owner})
-    factory = UniswapV2FactoryDouble.deploy(template, {"from": owner})
-    router = UniswapV2RouterDouble.deploy(factory, {"from": owner})
+def amm(owner, web3):
+    """The genuine Uniswap V2 (WETH9, UniswapV2Factory, UniswapV2Router02): ``(factory, router)``."""
+    check_init_code_hash()
+    weth = deploy_uniswap(owner, web3, "WETH9")
+    factory = deploy_uniswap(owner, web3, "UniswapV2Factory", owner.address)
+    router = deploy_uniswap(owner, web3, "UniswapV2Router02", factory.address, weth.address)
     return factory, router
 
 
@@ -329,8 +343,8 @@ def make_basket(
         vault_keeper: Any = None,
         vault_guardian: Any = None,
     ) -> Basket:
-        """``vault_router``: the router the vault trades through (default: the AMM double's).
-        Pools, quotes and arbitrage always use the AMM double's router.
+        """``vault_router``: the router the vault trades through (default: Uniswap V2's Router02).
+        Pools, quotes and arbitrage always use the Uniswap V2 router.
         ``params`` (``model.Params``, default the contract defaults), ``max_ages`` (per feed or
         one for all, default ``DEFAULT_MAX_AGE``), ``sequencer`` (L2 uptime feed, default none)
         and ``sequencer_grace`` go to the vault's constructor; ``vault_keeper``/``vault_guardian``

@@ -13,6 +13,7 @@ import pytest
 from web3 import Web3
 
 from offchain.chain.node import Anvil, Sender, connect, mine_after
+from offchain.chain.uniswap import uniswap_artifact
 from offchain.devnet.localstack import LocalStack, deploy_local_stack
 from offchain.devnet.market import arbitrage_pair
 from offchain.keeper.config import KeeperConfig
@@ -148,8 +149,8 @@ def stack_from_manifest(w3: Web3, deployer: Sender, m: dict[str, Any]) -> LocalS
         tokens,
         feeds,
         DEFAULT_TOKENS,
-        c("UniswapV2FactoryDouble", m["factory"]),
-        c("UniswapV2RouterDouble", m["router"]),
+        w3.eth.contract(address=m["factory"], abi=uniswap_artifact("UniswapV2Factory").abi),
+        w3.eth.contract(address=m["router"], abi=uniswap_artifact("UniswapV2Router02").abi),
         pairs,  # type: ignore[arg-type]
         c("RebalancingVault", m["vaults"][0]["address"]),
         c("VaultLens", m["lens"]),

@@ -840,7 +840,7 @@ def test_check_rebalance_reason_equals_vault_with_hostile_router(hostile_rig, st
         b.refresh_feeds()
 
 
-# -- the planner's trades, on the AMM double: always accepted
+# -- the planner's trades, on Uniswap V2: always accepted
 
 PLANNER_PARAMS = model.Params(
     drift_threshold_bps=10, min_drift_bps=1, cooldown=0, loss_budget_bps=15, loss_window=86_400
