@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from offchain.cli import COMMANDS
 from offchain.cli._args import number
+from offchain.cli.options import Options
 from offchain.core.errors import ChainError, InputError
 
 if TYPE_CHECKING:  # web3, rich and the RPC client load only when an audit runs (fast --help)
@@ -47,17 +47,6 @@ EXIT_CODES = (
     "Exit codes: 0 no violation; 1 violations found; 2 bad input; 3 could not finish (the node or "
     "the transport failed after every retry, or an unexpected error: rerun with --resume)."
 )
-ENV_PREFIX = "BALLAST_AUDIT_"
-_BOOLS = {
-    "1": True,
-    "true": True,
-    "yes": True,
-    "on": True,
-    "0": False,
-    "false": False,
-    "no": False,
-    "off": False,
-}
 
 
 def _block(value: str) -> int:
@@ -110,79 +99,65 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "failure, --resume continues from the checkpoint. " + EXIT_CODES
         ),
     )
-    env_errors: list[str] = []
-
-    def option(flag: str, **kw: Any) -> None:
-        """``flag`` with its env var ``BALLAST_AUDIT_<NAME>`` as the default (a flag wins), in its help."""
-        name = ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
-        value = os.environ.get(name)
-        if kw.get("action") == "store_true":
-            if value is not None and value.strip().lower() not in _BOOLS:
-                env_errors.append(f"environment variable {name}={value!r} is not a boolean; use 1 or 0")
-            elif value is not None:
-                kw["default"] = _BOOLS[value.strip().lower()]
-            kw["help"] += f" [env: {name}=1]"
-        else:
-            if value not in (None, ""):
-                kw["default"], kw["required"] = value, False  # argparse applies ``type`` to it
-            kw["help"] += f" [env: {name}]"
-        p.add_argument(flag, **kw)
-
-    option("--vault", required=True, help="vault address")
-    option("--rpc-url", required=True, help="JSON-RPC endpoint (http/https)")
-    option("--from-block", type=_block, default=None, help="first block (default: deployment)")
-    option(
+    opts = Options(p, "audit")
+    opts.add("--vault", required=True, help="vault address")
+    opts.add("--rpc-url", required=True, help="JSON-RPC endpoint (http/https)")
+    opts.add("--from-block", type=_block, default=None, help="first block (default: deployment)")
+    opts.add(
         "--to-block",
         type=_to_block,
         default=None,
         help="last block, or 'latest' (default: the finalized block, else head - --confirmations)",
     )
-    option(
+    opts.add(
         "--confirmations",
         type=_nonneg,
         default=12,
         help="where the node has no 'finalized' block, end this many blocks below the head (default 12)",
     )
-    option("--out", type=Path, default=None, help="output directory (default reports/audit-<UTC time>)")
-    option("--samples", type=_positive, default=50, help="blocks at which holdings are checked (default 50)")
-    option(
+    opts.add("--out", type=Path, default=None, help="output directory (default reports/audit-<UTC time>)")
+    opts.add(
+        "--samples", type=_positive, default=50, help="blocks at which holdings are checked (default 50)"
+    )
+    opts.add(
         "--log-span",
         type=_positive,
         default=2_000,
         help="first eth_getLogs block span, adapts (default 2000)",
     )
-    option(
+    opts.add(
         "--max-logs", type=_positive, default=10_000, help="a page with this many logs is re-asked in halves"
     )
-    option("--batch-size", type=_positive, default=200, help="JSON-RPC batch size (1: no batching)")
-    option("--workers", type=_positive, default=4, help="JSON-RPC batches in flight at once for state reads")
-    option("--swap-fee-bps", type=int, default=30, help="swap fee assumed for cost estimates")
-    option("--no-parquet", action="store_true", help="CSV only")
-    option("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
-    option("--no-progress", action="store_true", help="never show a progress bar")
-    option("--json", action="store_true", help="also print a JSON summary on stdout")
-    _resilience_options(option)
-    p.set_defaults(env_errors=env_errors)
+    opts.add("--batch-size", type=_positive, default=200, help="JSON-RPC batch size (1: no batching)")
+    opts.add(
+        "--workers", type=_positive, default=4, help="JSON-RPC batches in flight at once for state reads"
+    )
+    opts.add("--swap-fee-bps", type=int, default=30, help="swap fee assumed for cost estimates")
+    opts.add("--no-parquet", action="store_true", help="CSV only")
+    opts.add("--no-plots", action="store_true", help="no PNG plots (HTML without images)")
+    opts.add("--no-progress", action="store_true", help="never show a progress bar")
+    opts.add("--json", action="store_true", help="also print a JSON summary on stdout")
+    _resilience_options(opts)
     p.set_defaults(func=run)
     return p
 
 
-def _resilience_options(option: Any) -> None:
+def _resilience_options(opts: Options) -> None:
     """Retries, and the checkpoint that --resume continues from."""
-    option("--retries", type=_nonneg, default=6, help="retries of a failed JSON-RPC request (default 6)")
-    option(
+    opts.add("--retries", type=_nonneg, default=6, help="retries of a failed JSON-RPC request (default 6)")
+    opts.add(
         "--backoff",
         type=number("--backoff", nonneg=True),
         default=0.25,
         help="first retry delay in seconds, doubling up to 8 s (default 0.25)",
     )
-    option(
+    opts.add(
         "--checkpoint",
         type=Path,
         default=None,
         help="progress file, written as the audit runs (default: <out>/checkpoint.json)",
     )
-    option(
+    opts.add(
         "--resume",
         action="store_true",
         help="continue a failed audit from its checkpoint (same chain, vault and range; with --out "
@@ -311,8 +286,6 @@ def _run(args: argparse.Namespace) -> int:
     from offchain.audit.verify import audit  # noqa: PLC0415
     from offchain.chain.rpc import Rpc
 
-    if args.env_errors:
-        raise InputError(args.env_errors[0])
     if not Web3.is_address(args.vault):
         raise InputError(f"--vault {args.vault!r} is not an address (0x + 40 hex digits)")
     if (

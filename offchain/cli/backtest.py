@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +23,7 @@ import numpy as np
 
 from offchain.cli import COMMANDS
 from offchain.cli._args import argtype, number
+from offchain.cli.options import Options
 from offchain.core.errors import InputError
 from offchain.core.lazy import LazyModule
 from offchain.quant.costs import CostModel
@@ -34,7 +34,6 @@ pd = LazyModule("pandas")
 __all__ = [
     "register",
     "run",
-    "env",
     "add_cost_arguments",
     "add_output_arguments",
     "cost_model",
@@ -47,133 +46,76 @@ log = logging.getLogger(__name__)
 
 DEFAULT_POLICIES = ("buy-and-hold", "calendar:monthly", "threshold:500bps")
 PROGRESS_MIN_WORK = 20_000_000  # asset-steps; below this a run takes well under a second
-_TRUE = {"1", "true", "yes", "on", "y"}
-_FALSE = {"", "0", "false", "no", "off", "n"}
-
-
-def env(prefix: str, name: str, default: str | None = None) -> str | None:
-    """``BALLAST_<PREFIX>_<NAME>`` if set and non-empty, else ``default``."""
-    value = os.environ.get(f"BALLAST_{prefix}_{name}")
-    return value if value is not None and value.strip() != "" else default
-
-
-def _env_flag(prefix: str, name: str) -> bool:
-    value = (env(prefix, name) or "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InputError(f"environment variable BALLAST_{prefix}_{name}={value!r} is not a boolean; use 1 or 0")
 
 
 _number = number
 _policy_arg = argtype(parse_policy)
 
 
-def _env_policies(prefix: str, default: Sequence[str] | None) -> list[Policy] | None:
-    raw = env(prefix, "POLICY")
-    specs = [s for s in raw.split(";") if s.strip()] if raw else (list(default) if default else None)
-    if specs is None:
-        return None
-    try:
-        return [parse_policy(s) for s in specs]
-    except InputError as exc:
-        raise InputError(f"BALLAST_{prefix}_POLICY: {exc}") from None
-
-
-def add_cost_arguments(p: argparse.ArgumentParser, prefix: str) -> None:
+def add_cost_arguments(opts: Options) -> None:
     """Cost-model flags (defaults: 0.3 % fee, $10M pools, 120k + 90k gas, 20 gwei, $3,000)."""
     d = CostModel()
-    g = p.add_argument_group("costs")
-    specs: list[tuple[str, str, Callable[[str], float], float, str]] = [
-        ("--fee-bps", "FEE_BPS", _number("fee", nonneg=True), d.fee_bps, "AMM swap fee in bps"),
+    specs: list[tuple[str, Callable[[str], float], float, str]] = [
+        ("--fee-bps", _number("fee", nonneg=True), d.fee_bps, "AMM swap fee in bps"),
         (
             "--pool-liquidity",
-            "POOL_LIQUIDITY",
             _number("pool liquidity", positive=True, allow_inf=True),
             d.pool_liquidity_usd,
             "USD per side of each constant-product pool (price impact); 'inf' for none",
         ),
         (
             "--gas-per-rebalance",
-            "GAS_PER_REBALANCE",
             _number("gas", nonneg=True),
             d.gas_per_rebalance,
             "gas units per rebalance call",
         ),
-        ("--gas-per-swap", "GAS_PER_SWAP", _number("gas", nonneg=True), d.gas_per_swap, "gas units per swap"),
-        (
-            "--gas-price",
-            "GAS_PRICE",
-            _number("gas price", nonneg=True),
-            d.gas_price_gwei,
-            "gas price in gwei",
-        ),
+        ("--gas-per-swap", _number("gas", nonneg=True), d.gas_per_swap, "gas units per swap"),
+        ("--gas-price", _number("gas price", nonneg=True), d.gas_price_gwei, "gas price in gwei"),
         (
             "--native-price",
-            "NATIVE_PRICE",
             _number("native price", nonneg=True),
             d.native_price_usd,
             "USD price of the chain's native token",
         ),
         (
             "--max-trade-bps",
-            "MAX_TRADE_BPS",
             _number("max trade", nonneg=True),
             d.max_trade_bps,
             "cap on value sold per rebalance, bps of vault value (10000 = none)",
         ),
-        (
-            "--min-trade",
-            "MIN_TRADE",
-            _number("min trade", nonneg=True),
-            d.min_trade_usd,
-            "skip swaps below this many USD",
-        ),
+        ("--min-trade", _number("min trade", nonneg=True), d.min_trade_usd, "skip swaps below this many USD"),
     ]
-    for flag, name, conv, default, text in specs:
-        g.add_argument(
-            flag,
-            type=conv,
-            default=env(prefix, name, str(default)),
-            help=f"{text} (default {default:g}) [env: BALLAST_{prefix}_{name}]",
-        )
-    g.add_argument(
+    for flag, conv, default, text in specs:
+        opts.add(flag, group="costs", type=conv, default=str(default), help=f"{text} (default {default:g})")
+    opts.add(
         "--no-costs",
+        group="costs",
         action="store_true",
-        default=_env_flag(prefix, "NO_COSTS"),
-        help="frictionless run: no fee, impact, gas or haircut (trades land exactly on target) "
-        f"[env: BALLAST_{prefix}_NO_COSTS=1]",
+        help="frictionless run: no fee, impact, gas or haircut (trades land exactly on target)",
     )
 
 
-def add_output_arguments(p: argparse.ArgumentParser, prefix: str, command: str) -> None:
-    g = p.add_argument_group("output")
-    g.add_argument(
+def add_output_arguments(opts: Options) -> None:
+    """``--out``, ``--json``, ``--no-report``, ``--no-progress`` (the report of ``opts.command``)."""
+    opts.add(
         "--out",
+        group="output",
         type=Path,
-        default=env(prefix, "OUT"),
-        help=f"directory for the PNG plots, report.html and results.json (default reports/{command}-<UTC "
-        f"timestamp>) [env: BALLAST_{prefix}_OUT]",
+        help="directory for the PNG plots, report.html and results.json "
+        f"(default reports/{opts.command}-<UTC timestamp>)",
     )
-    g.add_argument(
+    opts.add(
         "--json",
+        group="output",
         action="store_true",
-        default=_env_flag(prefix, "JSON"),
-        help=f"print machine-readable JSON to stdout instead of the table [env: BALLAST_{prefix}_JSON=1]",
+        help="print machine-readable JSON to stdout instead of the table",
     )
-    g.add_argument(
-        "--no-report",
-        action="store_true",
-        default=_env_flag(prefix, "NO_REPORT"),
-        help=f"skip the PNG/HTML report (faster) [env: BALLAST_{prefix}_NO_REPORT=1]",
-    )
-    g.add_argument(
+    opts.add("--no-report", group="output", action="store_true", help="skip the PNG/HTML report (faster)")
+    opts.add(
         "--no-progress",
+        group="output",
         action="store_true",
-        default=_env_flag(prefix, "NO_PROGRESS"),
-        help="never show the progress bar (shown on stderr for long runs) "
-        f"[env: BALLAST_{prefix}_NO_PROGRESS=1]",
+        help="never show the progress bar (shown on stderr for long runs)",
     )
 
 
@@ -285,7 +227,6 @@ def emit(
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     """Add the ``backtest`` sub-command to the ``ballast`` parser."""
-    P = "BACKTEST"
     p = sub.add_parser(
         "backtest",
         help=COMMANDS["backtest"],
@@ -297,54 +238,44 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "option can also be set by the environment variable shown in its help; a flag wins."
         ),
     )
-    p.add_argument(
+    opts = Options(p, "backtest")
+    opts.add(
         "prices",
+        env="PRICES",
         metavar="PRICES",
         nargs="?",
-        default=env(P, "PRICES"),
-        help="CSV of daily prices: a 'date' column + one column per asset (.gz ok), or 'sp500' "
-        f"[env: BALLAST_{P}_PRICES]",
+        help="CSV of daily prices: a 'date' column + one column per asset (.gz ok), or 'sp500'",
     )
-    p.add_argument(
+    opts.add(
         "--weights",
-        default=env(P, "WEIGHTS"),
-        help="target weights: 'AAPL=0.6,MSFT=0.4', '0.6,0.4' (column order), '6000,4000' (bps) or 'equal' "
-        f"[env: BALLAST_{P}_WEIGHTS]",
+        help="target weights: 'AAPL=0.6,MSFT=0.4', '0.6,0.4' (column order), '6000,4000' (bps) or 'equal'",
     )
-    p.add_argument(
+    opts.add(
         "--policy",
         dest="policies",
         action="append",
         type=_policy_arg,
         default=None,
-        help=f"rebalancing policy, repeatable: {POLICY_HELP} (default: {', '.join(DEFAULT_POLICIES)}) "
-        f"[env: BALLAST_{P}_POLICY, several separated by ';']",
+        help=f"rebalancing policy, repeatable: {POLICY_HELP} (default: {', '.join(DEFAULT_POLICIES)})",
     )
-    p.add_argument(
-        "--assets",
-        default=env(P, "ASSETS"),
-        help=f"comma-separated columns to use, in this order (default: all) [env: BALLAST_{P}_ASSETS]",
-    )
-    p.add_argument(
-        "--start", default=env(P, "START"), help=f"first date, YYYY-MM-DD [env: BALLAST_{P}_START]"
-    )
-    p.add_argument("--end", default=env(P, "END"), help=f"last date, YYYY-MM-DD [env: BALLAST_{P}_END]")
-    p.add_argument(
+    opts.add("--assets", help="comma-separated columns to use, in this order (default: all)")
+    opts.add("--start", help="first date, YYYY-MM-DD")
+    opts.add("--end", help="last date, YYYY-MM-DD")
+    opts.add(
         "--initial-value",
         type=_number("initial value", positive=True),
-        default=env(P, "INITIAL_VALUE", "1000000"),
-        help=f"starting vault value in USD (default 1000000) [env: BALLAST_{P}_INITIAL_VALUE]",
+        default="1000000",
+        help="starting vault value in USD (default 1000000)",
     )
-    p.add_argument(
+    opts.add(
         "--risk-free",
         type=_number("risk-free rate"),
-        default=env(P, "RISK_FREE", "0"),
-        help="annual risk-free rate for the Sharpe ratio, a fraction (default 0) "
-        f"[env: BALLAST_{P}_RISK_FREE]",
+        default="0",
+        help="annual risk-free rate for the Sharpe ratio, a fraction (default 0)",
     )
-    add_cost_arguments(p, P)
-    add_output_arguments(p, P, "backtest")
-    p.set_defaults(func=run, _env_policies=lambda: _env_policies(P, DEFAULT_POLICIES))
+    add_cost_arguments(opts)
+    add_output_arguments(opts)
+    p.set_defaults(func=run)
     return p
 
 
@@ -381,7 +312,7 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
 def run(args: argparse.Namespace) -> int:
     from offchain.quant.backtest import backtest  # noqa: PLC0415
 
-    policies: list[Policy] = args.policies if args.policies else args._env_policies()
+    policies: list[Policy] = args.policies or [parse_policy(s) for s in DEFAULT_POLICIES]
     costs = cost_model(args)
     px = _load(args)
     weights = parse_weights(args.weights, list(px.columns))

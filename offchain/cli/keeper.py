@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from typing import Any
 
 from offchain.cli import COMMANDS
+from offchain.cli.options import Options
 from offchain.core.errors import ChainError
 from offchain.keeper.config import KeeperConfig, add_arguments, load_config
 
@@ -40,29 +40,23 @@ def register(sub: Any) -> None:
     run.set_defaults(func=cmd_run)
     tg = ks.add_parser("targets", help="compute mean-variance targets; --queue them through the timelock")
     add_arguments(tg)
-    tg.add_argument(
+    opts = Options(tg, "keeper")
+    opts.add(
         "--queue",
         action="store_const",
         const=True,
-        default=_env_flag("QUEUE"),
-        help="queue the targets (needs the vault owner's key) (env BALLAST_KEEPER_QUEUE=1)",
+        default=False,
+        help="queue the targets (needs the vault owner's key)",
     )
-    tg.add_argument(
+    opts.add(
         "--apply",
         action="store_const",
         const=True,
-        default=_env_flag("APPLY"),
-        help="apply queued targets whose timelock has passed (env BALLAST_KEEPER_APPLY=1)",
+        default=False,
+        help="apply queued targets whose timelock has passed",
     )
     tg.set_defaults(func=cmd_targets)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-
-def _env_flag(name: str) -> bool:
-    """``BALLAST_KEEPER_<name>`` as a boolean flag default (unset: False)."""
-    from offchain.keeper.config import ENV_PREFIX, parse_flag
-
-    return parse_flag(os.environ.get(ENV_PREFIX + name), f"environment variable {ENV_PREFIX + name}")
 
 
 def _signer(cfg: KeeperConfig, chain_id: int) -> Any:

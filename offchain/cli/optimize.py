@@ -20,6 +20,7 @@ import numpy as np
 
 from offchain.cli import COMMANDS
 from offchain.cli._args import argtype, number
+from offchain.cli.options import Options
 from offchain.core.errors import InputError
 from offchain.core.lazy import LazyModule
 from offchain.quant.data import load_prices, sp500, validate_weights
@@ -31,36 +32,6 @@ pd = LazyModule("pandas")
 __all__ = ["register", "run", "parse_current", "parse_exclude"]
 
 log = logging.getLogger(__name__)
-
-_TRUE = {"1", "true", "yes", "on", "y"}
-_FALSE = {"", "0", "false", "no", "off", "n"}
-
-
-PREFIX = "BALLAST_OPTIMIZE_"  # like every sub-command: BALLAST_<COMMAND>_<NAME>
-LEGACY_PREFIX = "BALLAST_"  # the first release's names, still read when the new one is unset
-
-
-def _env_name(name: str) -> str:
-    """The variable that sets ``name``: ``BALLAST_OPTIMIZE_<NAME>``, or the legacy ``BALLAST_<NAME>``
-    when only that one is set."""
-    new, old = PREFIX + name, LEGACY_PREFIX + name
-    return old if (os.environ.get(new) or "").strip() == "" and (os.environ.get(old) or "").strip() else new
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(_env_name(name))
-    return value if value is not None and value.strip() != "" else default
-
-
-def _env_flag(name: str) -> bool:
-    value = (_env(name) or "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise InputError(
-        f"environment variable {_env_name(name)}={value!r} is not a boolean; use 1/0 or true/false"
-    )
 
 
 def _choice(options: tuple[str, ...], what: str) -> Any:
@@ -91,138 +62,123 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "be set by the environment variable shown in its help; a flag on the command line wins."
         ),
     )
-    _add_data_arguments(p)
-    _add_portfolio_arguments(p)
-    _add_window_arguments(p)
+    opts = Options(p, "optimize", legacy_prefix="BALLAST_")  # the first release's BALLAST_<NAME> too
+    _add_data_arguments(opts)
+    _add_portfolio_arguments(opts)
+    _add_window_arguments(opts)
     p.set_defaults(func=run)
     return p
 
 
-def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+def _add_data_arguments(opts: Options) -> None:
     """PRICES and the estimators: ``--objective``, ``--returns``, ``--cov``."""
-    p.add_argument(
+    opts.add(
         "prices",
+        env="PRICES",
         metavar="PRICES",
         nargs="?",
-        default=_env("PRICES"),
         help="CSV of daily prices (a 'date' column + one column per asset; .gz ok), or the word 'sp500' "
-        "for the bundled S&P 500 sample [env: BALLAST_OPTIMIZE_PRICES]",
+        "for the bundled S&P 500 sample",
     )
-    p.add_argument(
+    opts.add(
         "--objective",
         type=_objective,
-        default=_env("OBJECTIVE", "max-sharpe"),
-        help=f"one of {', '.join(OBJECTIVES)} (default max-sharpe) [env: BALLAST_OPTIMIZE_OBJECTIVE]",
+        default="max-sharpe",
+        help=f"one of {', '.join(OBJECTIVES)} (default max-sharpe)",
     )
-    p.add_argument(
+    opts.add(
         "--returns",
         type=_choice(RETURN_METHODS, "return estimator"),
-        default=_env("RETURNS", "mean"),
-        help="expected-return estimator: mean (arithmetic), geometric (CAGR) or ewma (default mean) "
-        "[env: BALLAST_OPTIMIZE_RETURNS]",
+        default="mean",
+        help="expected-return estimator: mean (arithmetic), geometric (CAGR) or ewma (default mean)",
     )
-    p.add_argument(
+    opts.add(
         "--cov",
         type=_choice(COV_METHODS, "covariance estimator"),
-        default=_env("COV", "sample"),
-        help="covariance estimator: sample, ewma or ledoit-wolf (default sample) [env: BALLAST_OPTIMIZE_COV]",
+        default="sample",
+        help="covariance estimator: sample, ewma or ledoit-wolf (default sample)",
     )
 
 
-def _add_portfolio_arguments(p: argparse.ArgumentParser) -> None:
+def _add_portfolio_arguments(opts: Options) -> None:
     """The portfolio problem: bounds, exclusions, risk-free rate, targets, current weights."""
-    p.add_argument(
+    opts.add(
         "--bounds",
-        default=_env("BOUNDS"),
         help="weight bounds as fractions: 'lo:hi' for all assets and/or 'NAME=lo:hi,...' per asset, "
-        "e.g. '0:0.4' or '0:0.25,AAPL=0.05:0.4' (default 0:1) [env: BALLAST_OPTIMIZE_BOUNDS]",
+        "e.g. '0:0.4' or '0:0.25,AAPL=0.05:0.4' (default 0:1)",
     )
-    p.add_argument(
+    opts.add(
         "--exclude",
-        default=_env("EXCLUDE"),
-        help="tickers to hold at 0, e.g. an ESG exclusion list: 'XOM,CVX', or '@FILE' with one ticker per "
-        "line [env: BALLAST_OPTIMIZE_EXCLUDE]",
+        help="tickers to hold at 0, e.g. an ESG exclusion list: 'XOM,CVX', or '@FILE' with one ticker "
+        "per line",
     )
-    p.add_argument(
+    opts.add(
         "--risk-free",
         type=_number("risk-free rate"),
-        default=_env("RISK_FREE", "0"),
-        help="annual risk-free rate as a fraction, for max-sharpe and the reported Sharpe (default 0) "
-        "[env: BALLAST_OPTIMIZE_RISK_FREE]",
+        default="0",
+        help="annual risk-free rate as a fraction, for max-sharpe and the reported Sharpe (default 0)",
     )
-    p.add_argument(
+    opts.add(
         "--target-vol",
         type=_number("target volatility", positive=True),
-        default=_env("TARGET_VOL"),
-        help="annual volatility target for --objective target-volatility, e.g. 0.15 "
-        "[env: BALLAST_OPTIMIZE_TARGET_VOL]",
+        help="annual volatility target for --objective target-volatility, e.g. 0.15",
     )
-    p.add_argument(
+    opts.add(
         "--target-return",
         type=_number("target return"),
-        default=_env("TARGET_RETURN"),
-        help="annual return target for --objective target-return, e.g. 0.10 "
-        "[env: BALLAST_OPTIMIZE_TARGET_RETURN]",
+        help="annual return target for --objective target-return, e.g. 0.10",
     )
-    p.add_argument(
+    opts.add(
         "--risk-aversion",
         type=_number("risk aversion", positive=True),
-        default=_env("RISK_AVERSION", "1"),
-        help="δ for quadratic-utility: maximise mu'w - δ/2 w'Σw (λ = 1/δ in min ½w'Σw - λ mu'w; default 1) "
-        "[env: BALLAST_OPTIMIZE_RISK_AVERSION]",
+        default="1",
+        help="δ for quadratic-utility: maximise mu'w - δ/2 w'Σw (λ = 1/δ in min ½w'Σw - λ mu'w; default 1)",
     )
-    p.add_argument(
+    opts.add(
         "--current",
-        default=_env("CURRENT"),
-        help="current weights, fractions or bps: 'AAPL=0.5,MSFT=0.5' or '5000,5000' in column order "
-        "[env: BALLAST_OPTIMIZE_CURRENT]",
+        help="current weights, fractions or bps: 'AAPL=0.5,MSFT=0.5' or '5000,5000' in column order",
     )
-    p.add_argument(
+    opts.add(
         "--turnover-penalty",
         type=_number("turnover penalty", nonneg=True),
-        default=_env("TURNOVER_PENALTY", "0"),
+        default="0",
         help="cost per unit of turnover |w - current| added to the objective (needs --current; e.g. 0.001 = "
-        "10 bps) [env: BALLAST_OPTIMIZE_TURNOVER_PENALTY]",
+        "10 bps)",
     )
 
 
-def _add_window_arguments(p: argparse.ArgumentParser) -> None:
+def _add_window_arguments(opts: Options) -> None:
     """Annualisation, EWMA spans, the estimation window and the output format."""
-    p.add_argument(
+    opts.add(
         "--trading-days",
         type=_number("trading days per year", positive=True),
-        default=_env("TRADING_DAYS", str(TRADING_DAYS)),
-        help=f"trading days per year used to annualise (default {TRADING_DAYS}) "
-        "[env: BALLAST_OPTIMIZE_TRADING_DAYS]",
+        default=str(TRADING_DAYS),
+        help=f"trading days per year used to annualise (default {TRADING_DAYS})",
     )
-    p.add_argument(
+    opts.add(
         "--returns-span",
         type=_number("EWMA span", positive=True),
-        default=_env("RETURNS_SPAN", "500"),
-        help="EWMA span in days for --returns ewma (default 500) [env: BALLAST_OPTIMIZE_RETURNS_SPAN]",
+        default="500",
+        help="EWMA span in days for --returns ewma (default 500)",
     )
-    p.add_argument(
+    opts.add(
         "--cov-span",
         type=_number("EWMA span", positive=True),
-        default=_env("COV_SPAN", "180"),
-        help="EWMA span in days for --cov ewma (default 180) [env: BALLAST_OPTIMIZE_COV_SPAN]",
+        default="180",
+        help="EWMA span in days for --cov ewma (default 180)",
     )
-    p.add_argument(
+    opts.add(
         "--start",
-        default=_env("START"),
-        help="first date of the estimation window, YYYY-MM-DD (default: first row) "
-        "[env: BALLAST_OPTIMIZE_START]",
+        help="first date of the estimation window, YYYY-MM-DD (default: first row)",
     )
-    p.add_argument(
+    opts.add(
         "--end",
-        default=_env("END"),
-        help="last date of the estimation window, YYYY-MM-DD (default: last row) [env: BALLAST_OPTIMIZE_END]",
+        help="last date of the estimation window, YYYY-MM-DD (default: last row)",
     )
-    p.add_argument(
+    opts.add(
         "--json",
         action="store_true",
-        default=None,
-        help="print machine-readable JSON instead of a table [env: BALLAST_OPTIMIZE_JSON=1]",
+        help="print machine-readable JSON instead of a table",
     )
 
 
@@ -304,7 +260,6 @@ def _window(prices: pd.DataFrame, start: str | None, end: str | None) -> pd.Data
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``ballast optimize``; returns the exit code (0 on success)."""
-    as_json = args.json if args.json is not None else _env_flag("JSON")
     prices, label = _load(args.prices)
     prices = _window(prices, args.start, args.end)
     assets = [str(c) for c in prices.columns]
@@ -341,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
         "excluded": exclude,
     }
     try:
-        if as_json:
+        if args.json:
             payload = {**meta, **pf.as_dict()}
             if current is not None:
                 payload["current"] = dict(zip(assets, map(float, current), strict=True))

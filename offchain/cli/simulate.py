@@ -24,16 +24,15 @@ import numpy as np
 
 from offchain.cli import COMMANDS
 from offchain.cli.backtest import (
-    _env_flag,
     _policy_arg,
     add_output_arguments,
     costs_dict,
     costs_text,
     emit,
-    env,
     parse_weights,
     progress_bar,
 )
+from offchain.cli.options import Options
 from offchain.core.errors import ConfigError, InputError
 from offchain.quant.costs import CostModel
 from offchain.quant.policies import POLICY_HELP, Policy, parse_policy
@@ -42,7 +41,6 @@ from offchain.quant.scenarios import BootstrapScenario, GBMScenario, HistoricalS
 __all__ = ["register", "run", "SimulationConfig", "load_config"]
 
 log = logging.getLogger(__name__)
-P = "SIMULATE"
 
 _KEYS: dict[str, set[str]] = {
     "": {"policies", "simulation", "assets", "scenario", "costs"},
@@ -284,46 +282,21 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
             "each can also be set by the environment variable shown in its help."
         ),
     )
-    p.add_argument(
-        "--config",
-        type=Path,
-        default=env(P, "CONFIG"),
-        help=f"scenario TOML file, e.g. examples/scenario.toml [env: BALLAST_{P}_CONFIG]",
-    )
-    p.add_argument(
-        "--paths",
-        type=_int("paths"),
-        default=env(P, "PATHS"),
-        help=f"number of Monte Carlo paths (overrides [simulation] paths) [env: BALLAST_{P}_PATHS]",
-    )
-    p.add_argument(
-        "--steps",
-        type=_int("steps"),
-        default=env(P, "STEPS"),
-        help=f"days per path (overrides [simulation] steps; gbm only) [env: BALLAST_{P}_STEPS]",
-    )
-    p.add_argument(
-        "--seed",
-        type=_int("seed"),
-        default=env(P, "SEED"),
-        help=f"random seed (overrides [simulation] seed) [env: BALLAST_{P}_SEED]",
-    )
-    p.add_argument(
+    opts = Options(p, "simulate")
+    opts.add("--config", type=Path, help="scenario TOML file, e.g. examples/scenario.toml")
+    opts.add("--paths", type=_int("paths"), help="number of Monte Carlo paths (overrides [simulation] paths)")
+    opts.add("--steps", type=_int("steps"), help="days per path (overrides [simulation] steps; gbm only)")
+    opts.add("--seed", type=_int("seed"), help="random seed (overrides [simulation] seed)")
+    opts.add(
         "--policy",
         dest="policies",
         action="append",
         type=_policy_arg,
         default=None,
-        help=f"policy to simulate instead of the file's, repeatable: {POLICY_HELP} "
-        f"[env: BALLAST_{P}_POLICY, several separated by ';']",
+        help=f"policy to simulate instead of the file's, repeatable: {POLICY_HELP}",
     )
-    p.add_argument(
-        "--no-costs",
-        action="store_true",
-        default=_env_flag(P, "NO_COSTS"),
-        help=f"frictionless run, ignoring [costs] [env: BALLAST_{P}_NO_COSTS=1]",
-    )
-    add_output_arguments(p, P, "simulate")
+    opts.add("--no-costs", action="store_true", help="frictionless run, ignoring [costs]")
+    add_output_arguments(opts)
     p.set_defaults(func=run)
     return p
 
@@ -349,16 +322,7 @@ def run(args: argparse.Namespace) -> int:
         )
     paths = args.paths if args.paths is not None else cfg.paths
     seed = args.seed if args.seed is not None else cfg.seed
-    env_pol = env(P, "POLICY")
-    if args.policies:
-        policies = args.policies
-    elif env_pol:
-        try:
-            policies = [parse_policy(s) for s in env_pol.split(";") if s.strip()]
-        except InputError as exc:
-            raise InputError(f"BALLAST_{P}_POLICY: {exc}") from None
-    else:
-        policies = cfg.policies
+    policies = args.policies or cfg.policies
     costs = CostModel.zero() if args.no_costs else cfg.costs
     sc = cfg.scenario
     if sc.max_paths is not None and paths > sc.max_paths:

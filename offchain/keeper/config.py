@@ -12,7 +12,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from offchain.core.errors import ConfigError
+from offchain.core.env import parse_flag  # the one boolean parser (1/0, true/false, ...)
+from offchain.core.errors import ConfigError, InputError
 
 ENV_PREFIX = "BALLAST_KEEPER_"
 
@@ -158,28 +159,11 @@ def _type(f: Any) -> Any:
     return str
 
 
-def parse_flag(value: str | None, where: str) -> bool:
-    """A boolean from an env/TOML string (1/0, true/false, yes/no, on/off; unset or empty: False)."""
-    s = "" if value is None else str(value).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{where}={value!r} is not a boolean; use 1 or 0")
-
-
 def _coerce(name: str, value: Any, where: str) -> Any:
     f = next(x for x in fields(KeeperConfig) if x.name == name)
     try:
         if name in _BOOL:
-            if isinstance(value, bool):
-                return value
-            s = str(value).strip().lower()
-            if s in ("1", "true", "yes", "on"):
-                return True
-            if s in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(value)
+            return value if isinstance(value, bool) else parse_flag(str(value), where)
         if name == "vaults":
             if isinstance(value, str):
                 return [v.strip() for v in value.replace(",", " ").split() if v.strip()]
@@ -187,7 +171,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                 return list(value)
             raise ValueError(value)
         return _type(f)(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, InputError):
         raise ConfigError(f"{where}: bad value {value!r} for {name}") from None
 
 
