@@ -1,7 +1,8 @@
 """`make demo`: a year of the whole product on a local chain (``offchain.devnet.year``).
 
-Starts Anvil, deploys the local stack (4 token doubles, Chainlink feed doubles, the genuine Uniswap V2
-with deep pools, the vault and the lens), deposits, then plays one step per day:
+Starts Anvil (``make demo CHAIN=ganache``: Ganache 7.9.2), deploys the local stack (4 token doubles,
+Chainlink feed doubles, the genuine Uniswap V2 with deep pools, the vault and the lens), deposits,
+then plays one step per day:
 
 1. the feeds move: WBTC, WETH and LINK follow the simulator's correlated GBM calibrated to three
    stocks of the bundled real S&P 500 sample (AMD, RRC and GE over its last 1,260 days; stand-ins,
@@ -12,7 +13,7 @@ with deep pools, the vault and the lens), deposits, then plays one step per day:
    ``ballast keeper run``) runs one cycle and rebalances when the vault allows it.
 
 It ends with every rebalance read back from the chain's events, a comparison with buy-and-hold
-(value, drift, costs), an HTML report (``--out``), and stops Anvil.
+(value, drift, costs), an HTML report (``--out``), and stops the chain.
 Every option is also an env var ``BALLAST_DEMO_<NAME>``.
 """
 
@@ -34,6 +35,7 @@ from rich.markup import escape  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from offchain.chain.node import chain_kind  # noqa: E402
 from offchain.core.errors import BallastError, InputError  # noqa: E402
 from offchain.devnet.year import Year, YearConfig  # noqa: E402
 from offchain.report.demo import REBALANCE_COLUMNS, rebalance_cells, write_report  # noqa: E402
@@ -156,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.out), result.series.as_dict(), result.rows, result.summary, result.notes, cfg.threshold_bps
     )
     console.print(f"Report: {path}")
-    console.print(f"Anvil stopped. Demo took {time.monotonic() - t0:.1f} s.")
+    console.print(f"{chain_kind().capitalize()} stopped. Demo took {time.monotonic() - t0:.1f} s.")
     return 0
 
 
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("demo: interrupted; Anvil stopped", file=sys.stderr)
+        print("demo: interrupted; the local chain stopped", file=sys.stderr)
         return 130
 
 

@@ -1,8 +1,12 @@
 """Chain plumbing shared by the demo, benchmarks, keeper and auditor (web3.py only, no brownie).
 
 * ``load_artifact(name)``: ABI + bytecode of a contract under ``contracts/``, from brownie's
-  ``build/`` when it is up to date, otherwise compiled with the Vyper compiler directly.
-* ``Anvil``: start/stop a local Anvil node (the pinned one from ``node_modules/.bin``).
+  ``build/`` when it is up to date and built for ``evm_version()``, otherwise compiled with the
+  Vyper compiler directly for that EVM version.
+* ``evm_version()``: the one EVM-version setting, ``compiler.evm_version`` in brownie-config.yaml
+  (``${BALLAST_EVM_VERSION:-prague}``: prague unless the variable says otherwise).
+* ``Anvil``, ``Ganache``, ``local_node``, ``mine_after``...: the local chains and their development
+  RPCs, in ``offchain.chain.devchain`` (re-exported here).
 * ``Sender``: deploy contracts and send transactions from one account, with revert reasons
   surfaced as ``ChainError``. Local unlocked accounts or a private key held in memory only.
 """
@@ -11,12 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
+import os
 import re
 import shutil
-import subprocess
-import threading
-import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,6 +27,20 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
+# the local-chain launchers and development RPCs live in devchain; re-exported for existing callers
+from offchain.chain.devchain import (  # noqa: E402,F401
+    Anvil,
+    Ganache,
+    anvil_binary,
+    chain_kind,
+    dev_rpc,
+    gas_multiplier,
+    local_node,
+    mine_after,
+    mine_at,
+    set_automine,
+    set_next_timestamp,
+)
 from offchain.core.errors import ChainError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,6 +48,8 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
 BUILD = ROOT / "build" / "contracts"
+BROWNIE_CONFIG = ROOT / "brownie-config.yaml"
+EVM_VERSIONS = ("shanghai", "cancun", "prague")  # what Vyper 0.4.3 and the vault support
 ANVIL_VERSION = "1.7.1"
 
 
@@ -50,22 +67,73 @@ def _source_path(name: str) -> Path:
     return matches[0]
 
 
+# brownie-config.yaml's top-level ``compiler:`` block, then its ``evm_version:`` line
+_EVM_SETTING = re.compile(r"^compiler:\n(?:(?:[ \t].*)?\n)*?[ \t]+evm_version:[ \t]*(\S+)", re.MULTILINE)
+_ENV_REFERENCE = re.compile(r"^\$\{(\w+)(?::-(\w*))?\}$")
+
+
+@cache
+def evm_version() -> str:
+    """The EVM version every contract is compiled for: brownie-config.yaml's ``compiler.evm_version``,
+    a name or ``${VAR:-default}`` expanded as brownie expands it (an unset or empty VAR gives the
+    default). brownie, ``load_artifact`` and the factory's initcode all follow it."""
+    found = _EVM_SETTING.search(BROWNIE_CONFIG.read_text()) if BROWNIE_CONFIG.exists() else None
+    value = found.group(1) if found else "prague"
+    ref = _ENV_REFERENCE.match(value)
+    if ref:
+        value = os.environ.get(ref.group(1)) or ref.group(2) or ""
+    if value not in EVM_VERSIONS:
+        source = f"${ref.group(1)}" if ref and os.environ.get(ref.group(1)) else "brownie-config.yaml"
+        raise ConfigError(
+            f"EVM version {value!r} (from {source}) is not one of {', '.join(EVM_VERSIONS)}; "
+            "set BALLAST_EVM_VERSION to one of them"
+        )
+    return value
+
+
+def built_evm_version(name: str = "RebalancingVault") -> str | None:
+    """The EVM version brownie's build of ``name`` was compiled for (``None``: no build)."""
+    built = BUILD / f"{name}.json"
+    if not built.exists():
+        return None
+    return json.loads(built.read_text()).get("compiler", {}).get("evm_version")
+
+
+def drop_stale_build() -> bool:
+    """Remove brownie's contract build if it was compiled for another EVM version than
+    ``evm_version()`` (brownie recompiles on source or compiler-version changes only). True if it
+    removed one."""
+    built = built_evm_version()
+    if built is None or built == evm_version():
+        return False
+    log.warning("build/contracts was compiled for %s, the setting is %s: rebuilding", built, evm_version())
+    shutil.rmtree(BUILD)
+    return True
+
+
 @cache
 def load_artifact(name: str) -> Artifact:
-    """ABI and deployment bytecode of ``contracts/**/<name>.vy``."""
+    """ABI and deployment bytecode of ``contracts/**/<name>.vy``, for ``evm_version()``."""
     src = _source_path(name)
     built = BUILD / f"{name}.json"
+    evm = evm_version()
     if built.exists() and built.stat().st_mtime >= src.stat().st_mtime:
         data = json.loads(built.read_text())
-        if data.get("bytecode"):
+        if data.get("bytecode") and data.get("compiler", {}).get("evm_version") == evm:
             return Artifact(name, data["abi"], data["bytecode"])
     try:
         import vyper  # noqa: PLC0415 - heavy import, only when needed
         from vyper.compiler import compile_code  # noqa: PLC0415
+        from vyper.compiler.settings import Settings  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - vyper ships with the pinned deps
         raise ConfigError("the Vyper compiler is not installed: run `make install`") from exc
-    log.debug("compiling %s with vyper %s", src, vyper.__version__)
-    out = compile_code(src.read_text(), output_formats=["abi", "bytecode"], contract_path=str(src))
+    log.debug("compiling %s with vyper %s for %s", src, vyper.__version__, evm)
+    out = compile_code(
+        src.read_text(),
+        output_formats=["abi", "bytecode"],
+        contract_path=str(src),
+        settings=Settings(evm_version=evm),
+    )
     return Artifact(name, out["abi"], out["bytecode"])
 
 
@@ -103,113 +171,6 @@ def data_contract_deploy_code(chunk: bytes) -> bytes:
     return b"\x61" + len(code).to_bytes(2, "big") + _COPY_CONSTRUCTOR + code
 
 
-def anvil_binary() -> str:
-    local = ROOT / "node_modules" / ".bin" / "anvil"
-    if local.exists():
-        return str(local)
-    found = shutil.which("anvil")
-    if not found:
-        raise ConfigError("anvil not found: run `make install` (it installs Anvil with npm ci)")
-    return found
-
-
-_LISTENING = re.compile(r"Listening on [0-9.]+:([0-9]+)")
-
-
-class Anvil:
-    """A local Anvil node for the life of a ``with`` block (or ``start()``/``stop()``)."""
-
-    def __init__(self, port: int | None = None, chain_id: int = 31337, extra_args: tuple[str, ...] = ()):
-        self.port = port  # None: the OS picks one at start() (see start)
-        self.chain_id = chain_id
-        self.extra_args = extra_args
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> Anvil:
-        """Start the node and wait until it answers. Without a fixed port the node binds port 0 and
-        reports the port the OS gave it ("Listening on ..."), so two processes starting nodes at the
-        same moment (pytest-xdist workers) can never pick the same port or talk to each other's node."""
-        fixed = self.port is not None
-        cmd = [
-            anvil_binary(),
-            "--port",
-            str(self.port if fixed else 0),
-            "--chain-id",
-            str(self.chain_id),
-            "--gas-limit",
-            "30000000",
-            *(("--silent",) if fixed else ()),
-            *self.extra_args,
-        ]
-        log.debug("starting %s", " ".join(cmd))
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL if fixed else subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + timeout
-        if not fixed:
-            self.port = self._bound_port(deadline)
-        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 5}))
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ChainError(f"anvil exited at start-up: {self._stderr()}")
-            try:
-                if w3.is_connected():
-                    if not fixed:  # the banner is read; no per-request log lines from here on
-                        w3.provider.make_request("anvil_setLoggingEnabled", [False])
-                    return self
-            except Exception:  # noqa: BLE001 - still starting
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise ChainError(f"anvil did not answer on {self.url} within {timeout:.0f} s")
-
-    def _bound_port(self, deadline: float) -> int:
-        """The port in anvil's "Listening on 127.0.0.1:PORT" line; its stdout is drained after it."""
-        assert self.proc is not None and self.proc.stdout is not None
-        found: queue.Queue[int | None] = queue.Queue()
-
-        def read(stream: Any) -> None:
-            for raw in iter(stream.readline, b""):
-                match = _LISTENING.search(raw.decode(errors="replace"))
-                if match:
-                    found.put(int(match.group(1)))
-            found.put(None)  # EOF: anvil exited before it listened (or after, harmlessly)
-
-        threading.Thread(target=read, args=(self.proc.stdout,), daemon=True, name="anvil-stdout").start()
-        try:
-            port = found.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            port = None
-        if port is None:
-            err = self._stderr() if self.proc.poll() is not None else "no 'Listening on' line"
-            self.stop()
-            raise ChainError(f"anvil did not start: {err}")
-        return port
-
-    def _stderr(self) -> str:
-        err = self.proc.stderr.read().decode() if self.proc and self.proc.stderr else ""
-        return err.strip()[:300]
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc = None
-
-    def __enter__(self) -> Anvil:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 def connect(url: str, timeout: float = 10.0) -> Web3:
     """A Web3 connected to ``url``; one clear ChainError if the node does not answer.
 
@@ -234,28 +195,16 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
     return w3
 
 
-def mine_after(w3: Web3, seconds: int) -> int:
-    """On a development node (Anvil): mine one block exactly ``seconds`` (at least 1) after the latest
-    block, and return its timestamp; the node's clock goes on from there.
-
-    Absolute on purpose, not ``evm_increaseTime``: blocks mined faster than one a second run ahead of
-    the wall clock, and a relative increase counts from the wall clock, so it can land that many
-    seconds short of a cooldown or timelock."""
-    at = int(w3.eth.get_block("latest")["timestamp"]) + max(1, int(seconds))
-    for method, params in (("evm_setNextBlockTimestamp", [at]), ("evm_mine", [])):
-        answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        if "error" in answer:
-            raise ChainError(f"{method}: {answer['error']}")
-    return at
-
-
 def revert_reason(exc: BaseException) -> str:
-    """The revert string out of a web3 exception ("vault: stale price"), else its message."""
+    """The revert string out of a web3 exception ("vault: stale price"), else its message. Anvil says
+    "execution reverted: <reason>"; Ganache "VM Exception while processing transaction: revert
+    <reason>", which web3 prefixes with "execution reverted: " too."""
     msg = getattr(exc, "message", None) or str(exc)
-    for prefix in ("execution reverted: ", "execution reverted"):
+    found = False
+    for prefix in ("execution reverted", "VM Exception while processing transaction: revert"):
         if prefix in msg:
-            return msg.split(prefix, 1)[1].strip(" :'\"") or "reverted without reason"
-    return msg
+            msg, found = msg.split(prefix, 1)[1].strip(" :'\""), True
+    return (msg or "reverted without reason") if found else msg
 
 
 class Sender:
@@ -269,9 +218,15 @@ class Sender:
         self._key = private_key  # never logged
         self._signer = signer
         self.last_receipt: Any = None  # receipt of the latest transaction sent (e.g. a deploy's gasUsed)
+        self._gas_multiplier: float | None = None  # devchain.gas_multiplier, asked on first send
 
     def __repr__(self) -> str:  # never show the key
         return f"Sender({self.address})"
+
+    def _multiplier(self) -> float:
+        if self._gas_multiplier is None:
+            self._gas_multiplier = gas_multiplier(self.w3)
+        return self._gas_multiplier
 
     def deploy(self, name: str, *args: Any) -> Contract:
         """Deploy ``contracts/**/<name>.vy`` (``load_artifact``)."""
@@ -287,7 +242,7 @@ class Sender:
         """Send a contract-creation transaction with raw ``data``; returns the receipt."""
         tx: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex()}
         try:
-            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000
+            tx["gas"] = int(self.w3.eth.estimate_gas(tx) * self._multiplier()) + 10_000
         except (ContractLogicError, Web3RPCError, ValueError) as exc:
             raise ChainError(f"{label} would fail: {revert_reason(exc)}") from None
         return self._send_raw(tx, label=label)
@@ -299,7 +254,7 @@ class Sender:
     def _send(self, fn: Any, label: str, gas: int | None = None) -> Any:
         tx: dict[str, Any] = {"from": self.address}
         try:
-            tx["gas"] = gas or int(fn.estimate_gas(tx) * 1.2) + 10_000
+            tx["gas"] = gas or int(fn.estimate_gas(tx) * self._multiplier()) + 10_000
         except (ContractLogicError, Web3RPCError, ValueError) as exc:
             raise ChainError(f"{label} would revert: {revert_reason(exc)}") from None
         if self._key is None and self._signer is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from web3.contract import Contract
 
-from offchain.chain.node import Sender
+from offchain.chain.node import Sender, dev_rpc, mine_at, set_automine
 from offchain.chain.rpc import Rpc, RpcError
 from offchain.chain.uniswap import PAIR_ABI
 from offchain.core.errors import BallastError
@@ -122,18 +122,21 @@ class OneBlockMarket:
         ]
 
     def mine(self, txs: list[dict[str, Any]], timestamp: int | None = None) -> None:
-        """Send ``txs`` (pending) and mine them in one block; every one must succeed."""
-        self.rpc.call("evm_setAutomine", [False])
+        """Send ``txs`` (pending) and mine them in one block (at ``timestamp`` if given); every one
+        must succeed. Anvil or Ganache (``node.set_automine``, ``node.mine_at``)."""
+        w3 = self.stack.sender.w3
+        set_automine(w3, False)
         try:
             hashes = self.rpc.batch([("eth_sendTransaction", [tx]) for tx in txs])
             errs = [h for h in hashes if isinstance(h, RpcError)]
             if errs:
                 raise BallastError(f"market transaction rejected: {errs[0].message}")
             if timestamp is not None:
-                self.rpc.call("evm_setNextBlockTimestamp", [timestamp])
-            self.rpc.call("evm_mine")
+                mine_at(w3, timestamp)
+            else:
+                dev_rpc(w3, "evm_mine", [])
         finally:
-            self.rpc.call("evm_setAutomine", [True])
+            set_automine(w3, True)
         receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         bad = [(tx, r) for tx, r in zip(txs, receipts, strict=True) if not r or int(r["status"], 16) != 1]
         if bad:

@@ -30,7 +30,15 @@ import numpy as np
 
 from offchain.audit.decode import EventDecoder
 from offchain.audit.logs import fetch_logs
-from offchain.chain.node import Anvil, Sender, connect
+from offchain.chain.node import (
+    Anvil,
+    Sender,
+    chain_kind,
+    connect,
+    gas_multiplier,
+    local_node,
+    set_next_timestamp,
+)
 from offchain.chain.rpc import Rpc, RpcError
 from offchain.core import model
 from offchain.core.errors import BallastError, InputError
@@ -173,7 +181,7 @@ class Year:
         self.mult, self.desc = price_paths(cfg)
 
     def play(self, on_day: DayHook | None = None) -> YearResult:
-        with Anvil() as node, tempfile.TemporaryDirectory(prefix="ballast-demo-") as tmp:
+        with local_node() as node, tempfile.TemporaryDirectory(prefix="ballast-demo-") as tmp:
             self._deploy(node)
             keeper = self._keeper(node.url, Path(tmp))
             try:
@@ -187,7 +195,10 @@ class Year:
         cfg = self.cfg
         self.w3 = w3 = connect(node.url)
         owner, keeper_addr, guardian, investor = w3.eth.accounts[:4]
-        self.say(f"[bold]Anvil[/] {node.url} (chain id {w3.eth.chain_id}); deploying the local stack...")
+        self.say(
+            f"[bold]{chain_kind().capitalize()}[/] {node.url} (chain id {w3.eth.chain_id}); "
+            "deploying the local stack..."
+        )
         deployer = Sender(w3, owner)
         stack: LocalStack = deploy_local_stack(
             deployer, keeper=keeper_addr, guardian=guardian, params=cfg.params()
@@ -223,6 +234,7 @@ class Year:
             receipt_timeout=10,
             poll=0.02,
             interval=0,
+            gas_multiplier=gas_multiplier(self.w3),  # more on Ganache (offchain.chain.devchain)
         )
         self.keeper_log: list[str] = []
         os.environ[KEY_ENV] = DEV_KEEPER_KEY  # the keeper reads its key the way it does in production
@@ -247,7 +259,7 @@ class Year:
             prices = self.day_prices(day)
             self.arb_swaps += market.day(prices, reserves, self.start_ts + day * DAY)
             seen = len(self.keeper_log)
-            rpc.call("evm_setNextBlockTimestamp", [self.start_ts + day * DAY + KEEPER_SLOT_S])
+            set_next_timestamp(self.w3, self.start_ts + day * DAY + KEEPER_SLOT_S)
             keeper.run_cycle()
             done = [x for x in self.keeper_log[seen:] if " rebalanced" in x]
             rebalances += len(done)

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from offchain.audit.verify import RULES, audit
-from offchain.chain.node import Anvil, Sender, connect
+from offchain.chain.devchain import local_node, mine_blocks, set_automine
+from offchain.chain.node import Sender, connect
 from offchain.chain.rpc import Rpc
 from offchain.core import model
 from offchain.devnet.localstack import DEFAULT_WEIGHTS
@@ -104,7 +105,7 @@ class Crafter:
 
 @pytest.fixture(scope="module")
 def chain():
-    with Anvil() as node:
+    with local_node() as node:
         w3 = connect(node.url)
         sb = Sandbox.create(w3)
         yield node, w3, sb
@@ -258,7 +259,7 @@ def crafted(chain, clean):
     sb.advance(2 * 3_600)
     sb.set_prices(moved(c.base, ONE_SWAP))
     trades = sb.trades(v2)
-    w3.provider.make_request("evm_setAutomine", [False])
+    set_automine(w3, False)
     try:
         feed_tx = (
             st.feeds[3]
@@ -282,7 +283,7 @@ def crafted(chain, clean):
         )
         w3.provider.make_request("evm_mine", [])
     finally:
-        w3.provider.make_request("evm_setAutomine", [True])
+        set_automine(w3, True)
     r_feed, r_reb = w3.eth.get_transaction_receipt(feed_tx), w3.eth.get_transaction_receipt(reb_tx)
     assert r_reb["status"] == 1 and r_feed["blockNumber"] == r_reb["blockNumber"]
     assert r_feed["transactionIndex"] < r_reb["transactionIndex"]
@@ -431,8 +432,8 @@ def test_accounting_hole_is_flagged(chain, crafted):
 
 
 def finalize(w3: Any) -> None:
-    """Mine past Anvil's finalized block (head - 64): the CLI's default range ends there."""
-    w3.provider.make_request("anvil_mine", [hex(65)])
+    """Mine past the node's finalized block (Anvil: head - 64): the CLI's default range ends there."""
+    mine_blocks(w3, 65)
 
 
 def ballast(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from offchain.chain import uniswap
-from offchain.chain.node import Anvil, Sender, connect
+from offchain.chain.node import Sender, connect, local_node
 from offchain.core.errors import ConfigError
 
 
@@ -66,7 +66,7 @@ def _amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
 
 
 def test_real_v2_pair_and_swap_on_anvil():
-    with Anvil() as node:
+    with local_node() as node:
         w3 = connect(node.url)
         owner = Sender(w3, w3.eth.accounts[0])
         v2 = uniswap.deploy_uniswap_v2(owner)

@@ -38,6 +38,8 @@ brownie_receipts.install()
 brownie_undo.install()
 
 FEED_DECIMALS = 8
+# `make test-ganache` runs these suites on Ganache 7.9.2 (BALLAST_CHAIN=ganache)
+ON_GANACHE = os.environ.get("BALLAST_CHAIN", "anvil").strip().lower() == "ganache"
 ZERO = "0x" + "00" * 20
 MAX_UINT = 2**256 - 1
 DEFAULT_DECIMALS = (6, 8, 18, 18)
@@ -61,15 +63,20 @@ def chain_now(web3: Any) -> int:
 
 
 def warp_to(web3: Any, chain: Any, timestamp: int) -> None:
-    """Mine one block at exactly ``timestamp`` (``evm_setNextBlockTimestamp``, then brownie's
+    """Mine one block at exactly ``timestamp`` (Anvil: ``evm_setNextBlockTimestamp``, then brownie's
     ``chain.mine()``, which also resyncs brownie's clock from that block; Anvil keeps its clock going
-    from there). Absolute, so it cannot land short the way a relative sleep can. A time not after the
-    latest block mines at the next second: the chain's clock never goes back."""
+    from there. Ganache, which has no such method: brownie's ``chain.mine(timestamp=...)``, which
+    mines at it and sets Ganache's clock). Absolute, so it cannot land short the way a relative sleep
+    can. A time not after the latest block mines at the next second: the chain's clock never goes
+    back."""
     at = max(int(timestamp), chain_now(web3) + 1)
     answer = web3.provider.make_request("evm_setNextBlockTimestamp", [at])
-    if "error" in answer:
+    if "error" not in answer:
+        chain.mine()
+    elif ON_GANACHE:
+        chain.mine(timestamp=at)
+    else:
         raise RuntimeError(f"evm_setNextBlockTimestamp({at}): {answer['error']}")
-    chain.mine()
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ from offchain.chain.node import (
     CHUNK_SIZE,
     EIP170_LIMIT,
     N_CHUNKS,
-    Anvil,
     Sender,
     connect,
     data_contract_deploy_code,
     deploy_vault_factory,
     load_artifact,
+    local_node,
     split_initcode,
     vault_initcode,
 )
@@ -30,7 +30,7 @@ ZERO = "0x" + "00" * 20
 
 @pytest.fixture(scope="module")
 def env():
-    with Anvil() as node:
+    with local_node() as node:
         w3 = connect(node.url)
         owner = Sender(w3, w3.eth.accounts[0])
         stack = deploy_local_stack(owner)

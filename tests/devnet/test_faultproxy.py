@@ -9,13 +9,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-from offchain.chain.node import Anvil
+from offchain.chain.node import local_node
 from offchain.devnet.faultproxy import KINDS, FaultProxy
 
 
 @pytest.fixture(scope="module")
 def anvil():
-    node = Anvil().start()
+    node = local_node().start()
     yield node
     node.stop()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,8 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from offchain.chain.node import Anvil, Sender, connect, mine_after
+from offchain.chain.devchain import GANACHE_GAS_MULTIPLIER, GAS_MULTIPLIER
+from offchain.chain.node import Anvil, Ganache, Sender, chain_kind, connect, mine_after
 from offchain.chain.uniswap import uniswap_artifact
 from offchain.devnet.localstack import LocalStack, deploy_local_stack
 from offchain.devnet.market import arbitrage_pair
@@ -23,6 +26,8 @@ from offchain.keeper.runner import Keeper
 # Anvil's well-known development key #1 (public test mnemonic); set in env only inside tests.
 DEV_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 KEY_ENV = "BALLAST_TEST_KEEPER_KEY"
+# `make test-ganache` runs these tests on Ganache 7.9.2 (BALLAST_CHAIN=ganache)
+ON_GANACHE = chain_kind() == "ganache"
 
 
 @dataclass
@@ -85,6 +90,8 @@ class Env:
             rpc_backoff=0.05,
             stuck_after=0.0,
             log_json=True,
+            # Ganache's eth_estimateGas falls short of a V2 swap (offchain.chain.devchain)
+            gas_multiplier=GANACHE_GAS_MULTIPLIER if ON_GANACHE else GAS_MULTIPLIER,
         )
         base.update(kw)
         return KeeperConfig(**base)
@@ -121,16 +128,19 @@ _BASE: dict[str, Base] = {}
 
 
 def base_state() -> Base:
-    """Deploy the local stack and a $1M deposit once per session; later nodes load the dumped state."""
+    """Deploy the local stack and a $1M deposit once per session; later nodes start from that state.
+    Anvil: the state is ``anvil_dumpState``'s, loaded with ``anvil_loadState``. Ganache: the state is
+    its database directory (``--database.dbPath``), which each later node starts from a copy of."""
     if "b" not in _BASE:
-        with Anvil() as node:
+        db = tempfile.mkdtemp(prefix="ballast-ganache-base-") if ON_GANACHE else ""
+        with Ganache(extra_args=("--database.dbPath", db)) if ON_GANACHE else Anvil() as node:
             w3 = connect(node.url)
             owner, keeper, guardian, investor = w3.eth.accounts[:4]
             deployer = Sender(w3, owner)
             stack = deploy_local_stack(deployer, keeper=keeper, guardian=guardian)
             deposit(w3, stack, deployer, investor, 1_000_000)
-            dump = w3.provider.make_request("anvil_dumpState", [])["result"]
-            _BASE["b"] = Base(dump, stack.manifest())
+            state = db if ON_GANACHE else w3.provider.make_request("anvil_dumpState", [])["result"]
+            _BASE["b"] = Base(state, stack.manifest())
     return _BASE["b"]
 
 
@@ -160,16 +170,31 @@ def stack_from_manifest(w3: Web3, deployer: Sender, m: dict[str, Any]) -> LocalS
 
 
 def load_base(node: Anvil) -> Web3:
+    """``node`` with the base state (on Ganache it started from a copy of it: see ``start_node``)."""
     w3 = connect(node.url)
-    r = w3.provider.make_request("anvil_loadState", [base_state().state])
-    assert "error" not in r, r
+    if not ON_GANACHE:
+        r = w3.provider.make_request("anvil_loadState", [base_state().state])
+        assert "error" not in r, r
     return w3
+
+
+def start_node(tmp: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> Anvil:
+    """A started node for one test: Anvil (with ``extra_args``), or Ganache on ``tmp``/chain, a copy of
+    the base state's database unless a node of this test already left one there (a restart)."""
+    if not ON_GANACHE:
+        return Anvil(port=port, extra_args=extra_args).start()
+    if extra_args:
+        pytest.skip(f"Anvil-only node flags {extra_args}: no Ganache equivalent")
+    db = tmp / "chain"
+    if not db.exists():
+        shutil.copytree(base_state().state, db)
+    return Ganache(port=port, extra_args=("--database.dbPath", str(db))).start()
 
 
 def make_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra_args: tuple[str, ...] = ()) -> Env:
     monkeypatch.setenv(KEY_ENV, DEV_KEY_1)
     base = base_state()
-    node = Anvil(extra_args=extra_args).start()
+    node = start_node(tmp_path, extra_args=extra_args)
     w3 = load_base(node)
     owner, keeper = w3.eth.accounts[:2]
     deployer = Sender(w3, owner)

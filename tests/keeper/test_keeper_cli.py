@@ -17,6 +17,7 @@ import pytest
 from eth_account import Account
 from keeper_env import DEV_KEY_1, KEY_ENV, Env
 
+from offchain.chain.devchain import set_automine, set_balance
 from offchain.chain.vault import read_state
 from offchain.cli import main
 from offchain.core.errors import ConfigError
@@ -213,7 +214,7 @@ def test_metrics_after_a_rebalance(env: Env):
 
 
 def test_low_balance_warning(env: Env):
-    env.rpc("anvil_setBalance", env.keeper_addr, hex(10**12))
+    set_balance(env.w3, env.keeper_addr, 10**12)
     k = env.keeper(low_balance_rebalances=5)
     k.cycle()
     assert any(e["action"] == "warn" and "top it up" in e["detail"] for e in env.events())
@@ -259,7 +260,7 @@ def test_sigkill_after_send_then_restart_does_not_double_submit(env: Env):
     """A real SIGKILL of the keeper while its rebalance is pending; the restarted keeper waits for it."""
     env.advance(2 * 86_400)
     env.move({1: 1.35, 3: 0.75})
-    env.rpc("evm_setAutomine", False)
+    set_automine(env.w3, False)
     cmd = [
         sys.executable, "-m", "offchain.cli", "keeper", "run", "--manifest", str(env.manifest),
         "--rpc-url", env.node.url, "--private-key-env", KEY_ENV, "--interval", "0.2", "--log-json",
@@ -290,7 +291,7 @@ def test_sigkill_after_send_then_restart_does_not_double_submit(env: Env):
     k.cycle()
     assert any(e["action"] == "skip" and "in-flight" in e["detail"] for e in env.events())
     env.rpc("evm_mine")
-    env.rpc("evm_setAutomine", True)
+    set_automine(env.w3, True)
     k.cycle()
     k.cycle()
     assert env.rebalance_count() == 1

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 from fault_env import MOVES, ScriptedProxy, due, journal_matches_chain, keeper_nonce, rebalanced_between
-from keeper_env import KEY_ENV, Env
+from keeper_env import KEY_ENV, ON_GANACHE, Env
 
-from offchain.chain.node import Anvil, connect
+from offchain.chain.devchain import set_automine
+from offchain.chain.node import Anvil, Ganache, connect
 from offchain.cli import main
 
 
@@ -77,10 +78,10 @@ def test_bug3_failed_receipt_batch_is_not_a_missing_receipt(env: Env, proxy: Scr
     """The nonce moved on; the receipt query fails: not "nonce used by another transaction"."""
     k = _keeper(env, proxy, receipt_timeout=0.3, stuck_after=3600)
     _make_due(env)
-    env.rpc("evm_setAutomine", False)
+    set_automine(env.w3, False)
     k.run_cycle()  # sent, no receipt within the cycle
     env.rpc("evm_mine")
-    env.rpc("evm_setAutomine", True)
+    set_automine(env.w3, True)
     proxy.fault("eth_getTransactionReceipt", "rpc_error")
     k.run_cycle()
     k.run_cycle()
@@ -113,7 +114,8 @@ def test_bug6_journal_knows_a_chain_by_its_genesis(env: Env):
     assert [r.status for r in k.journal.all()] == ["mined"]
     k.close()
     env.node.stop()
-    env.node = Anvil(extra_args=("--timestamp", "1000")).start()  # the reset chain, still empty
+    # the reset chain, still empty (a fresh Ganache's genesis is stamped now: another hash too)
+    env.node = (Ganache() if ON_GANACHE else Anvil(extra_args=("--timestamp", "1000"))).start()
     env.w3 = connect(env.node.url)
     assert env.rpc("eth_getBlockByNumber", "0x0", False)["hash"] != k.genesis
     k2 = env.keeper(rpc_url=env.node.url)

@@ -21,6 +21,7 @@ from pathlib import Path
 from fault_env import MOVES, ScriptedProxy, due, journal_matches_chain, keeper_nonce, rebalanced_between
 from keeper_env import DEV_KEY_1, KEY_ENV, Env
 
+from offchain.chain.devchain import set_automine
 from offchain.chain.node import connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +108,7 @@ def test_twenty_sigkills_at_random_points_never_double_send(env: Env):
             env.move(MOVES[i % 2])
             assert due(env)
             lo, n0 = env.w3.eth.block_number + 1, keeper_nonce(env)
-            env.rpc("evm_setAutomine", False)  # a block every 0.7 s: kills land with a send in flight
+            set_automine(env.w3, False)  # a block every 0.7 s: kills land with a send in flight
             stop = threading.Event()
             miner = threading.Thread(target=_mine_every, args=(env, 0.7, stop), daemon=True)
             miner.start()

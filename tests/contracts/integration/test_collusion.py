@@ -21,6 +21,7 @@ from hostile import (
 )
 from web3.logs import DISCARD
 
+from offchain.chain.node import set_automine
 from offchain.core import model
 
 DAY = 86_400
@@ -45,7 +46,7 @@ def _one_block(b, calls: list[tuple]) -> list:
     w3 = b.web3
     nonces: dict[str, int] = {}
     hashes = []
-    w3.provider.make_request("evm_setAutomine", [False])
+    set_automine(w3, False)
     try:
         for sender, fn, args in calls:
             nonce = nonces.setdefault(sender.address, w3.eth.get_transaction_count(sender.address))
@@ -54,7 +55,7 @@ def _one_block(b, calls: list[tuple]) -> list:
             hashes.append(w3.eth.send_transaction({**tx, "gas": GAS, "nonce": nonce}))
         w3.provider.make_request("evm_mine", [])
     finally:
-        w3.provider.make_request("evm_setAutomine", [True])
+        set_automine(w3, True)
     receipts = [w3.eth.get_transaction_receipt(h) for h in hashes]
     assert len({r["blockNumber"] for r in receipts}) == 1
     return receipts
