@@ -42,7 +42,7 @@ node_modules/.installed: package.json package-lock.json
 # `make demo CHAIN=ganache`: the same year on Ganache 7.9.2, contracts built for shanghai
 CHAIN ?= anvil
 demo: export BALLAST_CHAIN = $(CHAIN)
-demo: export BALLAST_EVM_VERSION = $(if $(filter ganache,$(CHAIN)),shanghai,$(BALLAST_EVM_VERSION))
+demo: export BALLAST_EVM_VERSION := $(if $(filter ganache,$(CHAIN)),shanghai,$(BALLAST_EVM_VERSION))
 demo: install
 	$(COMPILE)
 	$(PY) scripts/demo.py
