@@ -251,19 +251,27 @@ def _unsupported(answer: dict[str, Any]) -> bool:
     return any(words in text for words in ("does not exist", "not available", "not supported", "not found"))
 
 
+def _anvil(w3: Web3, method: str, params: list[Any]) -> bool:
+    """Ask for Anvil's ``method``: True if the node did it, False if it does not know the method
+    (the caller then uses Ganache's way); any other error is a ``ChainError``."""
+    answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    if "error" not in answer:
+        return True
+    if not _unsupported(answer):
+        raise ChainError(f"{method}: {answer['error']}")
+    return False
+
+
 def mine_at(w3: Web3, at: int) -> int:
     """On a development node, mine one block at exactly ``at`` (Unix seconds) and return it; the
     node's clock goes on from there. Anvil: ``evm_setNextBlockTimestamp`` then ``evm_mine``; Ganache
     (which has no ``evm_setNextBlockTimestamp``): ``evm_setTime`` (milliseconds) then ``evm_mine`` at
     ``at``."""
-    answer = w3.provider.make_request("evm_setNextBlockTimestamp", [at])  # type: ignore[arg-type]
-    if "error" not in answer:
+    if _anvil(w3, "evm_setNextBlockTimestamp", [at]):
         dev_rpc(w3, "evm_mine", [])
-        return at
-    if not _unsupported(answer):
-        raise ChainError(f"evm_setNextBlockTimestamp: {answer['error']}")
-    dev_rpc(w3, "evm_setTime", [at * 1000])
-    dev_rpc(w3, "evm_mine", [at])
+    else:
+        dev_rpc(w3, "evm_setTime", [at * 1000])
+        dev_rpc(w3, "evm_mine", [at])
     return at
 
 
@@ -271,23 +279,15 @@ def set_next_timestamp(w3: Web3, at: int) -> None:
     """The next block's timestamp: exactly ``at`` on Anvil (``evm_setNextBlockTimestamp``); on
     Ganache, which has no such method, its clock is set to ``at`` (``evm_setTime``), so the next
     block lands at ``at`` plus the wall-clock seconds until it is mined."""
-    answer = w3.provider.make_request("evm_setNextBlockTimestamp", [at])  # type: ignore[arg-type]
-    if "error" not in answer:
-        return
-    if not _unsupported(answer):
-        raise ChainError(f"evm_setNextBlockTimestamp: {answer['error']}")
-    dev_rpc(w3, "evm_setTime", [at * 1000])
+    if not _anvil(w3, "evm_setNextBlockTimestamp", [at]):
+        dev_rpc(w3, "evm_setTime", [at * 1000])
 
 
 def set_automine(w3: Web3, on: bool) -> None:
     """Mine each transaction as it arrives (``on``) or only on ``evm_mine``: Anvil's
     ``evm_setAutomine``, Ganache's ``miner_start``/``miner_stop``."""
-    answer = w3.provider.make_request("evm_setAutomine", [on])  # type: ignore[arg-type]
-    if "error" not in answer:
-        return
-    if not _unsupported(answer):
-        raise ChainError(f"evm_setAutomine: {answer['error']}")
-    dev_rpc(w3, "miner_start" if on else "miner_stop", [])
+    if not _anvil(w3, "evm_setAutomine", [on]):
+        dev_rpc(w3, "miner_start" if on else "miner_stop", [])
 
 
 def mine_after(w3: Web3, seconds: int) -> int:
@@ -302,22 +302,14 @@ def mine_after(w3: Web3, seconds: int) -> int:
 
 def mine_blocks(w3: Web3, n: int) -> None:
     """Mine ``n`` empty blocks at once: ``anvil_mine``, or Ganache's ``evm_mine`` with a block count."""
-    answer = w3.provider.make_request("anvil_mine", [hex(n)])  # type: ignore[arg-type]
-    if "error" not in answer:
-        return
-    if not _unsupported(answer):
-        raise ChainError(f"anvil_mine: {answer['error']}")
-    dev_rpc(w3, "evm_mine", [{"blocks": n}])
+    if not _anvil(w3, "anvil_mine", [hex(n)]):
+        dev_rpc(w3, "evm_mine", [{"blocks": n}])
 
 
 def set_balance(w3: Web3, address: str, wei: int) -> None:
     """Set an account's ether balance: ``anvil_setBalance``, or Ganache's ``evm_setAccountBalance``."""
-    answer = w3.provider.make_request("anvil_setBalance", [address, hex(wei)])  # type: ignore[arg-type]
-    if "error" not in answer:
-        return
-    if not _unsupported(answer):
-        raise ChainError(f"anvil_setBalance: {answer['error']}")
-    dev_rpc(w3, "evm_setAccountBalance", [address, hex(wei)])
+    if not _anvil(w3, "anvil_setBalance", [address, hex(wei)]):
+        dev_rpc(w3, "evm_setAccountBalance", [address, hex(wei)])
 
 
 def is_ganache(w3: Web3) -> bool:

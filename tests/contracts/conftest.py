@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from offchain.chain.node import Sender
+from offchain.chain.node import Sender, chain_kind
 from offchain.chain.uniswap import check_init_code_hash, uniswap_artifact
 from offchain.chain.vault import build_trades, lens_contract, read_state, router_contract
 from offchain.core import model
@@ -39,7 +39,7 @@ brownie_undo.install()
 
 FEED_DECIMALS = 8
 # `make test-ganache` runs these suites on Ganache 7.9.2 (BALLAST_CHAIN=ganache)
-ON_GANACHE = os.environ.get("BALLAST_CHAIN", "anvil").strip().lower() == "ganache"
+ON_GANACHE = chain_kind() == "ganache"
 ZERO = "0x" + "00" * 20
 MAX_UINT = 2**256 - 1
 DEFAULT_DECIMALS = (6, 8, 18, 18)
